@@ -1,0 +1,7 @@
+"""Allow ``python -m modc``."""
+
+import sys
+
+from modc.cli import main
+
+sys.exit(main())

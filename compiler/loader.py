@@ -1,0 +1,102 @@
+"""Reading ``.mod`` files: decoding, import resolution, cycles and the prelude."""
+
+from __future__ import annotations
+
+import os
+from importlib import resources
+
+from modc.diagnostics import CompileError, Diagnostic, Severity, error
+from modc.parser import parse
+from modc.source import SourceFile, Span
+from modc.syntax import Module
+
+PRELUDE_PATH = "<prelude>"
+
+
+class InputError(Exception):
+    """The file named on the command line cannot be read (an I/O error, exit code 2)."""
+
+
+def read_source(path: str, display: str | None = None, span: Span | None = None) -> SourceFile:
+    """Read and decode one file; undecodable bytes are a positioned diagnostic."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+    except OSError as exc:
+        if span is None:
+            raise InputError(f"cannot read {display or path}: {exc.strerror}") from None
+        raise error("E105", f"cannot import \"{display or path}\": {exc.strerror}", span) from None
+    return decode(data, display or path)
+
+
+def decode(data: bytes, path: str) -> SourceFile:
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        good = data[: exc.start].decode("utf-8")
+        source = SourceFile(path, data.decode("utf-8", errors="replace"))
+        span = source.span(len(good), len(good) + 1)
+        raise CompileError(Diagnostic(
+            Severity.ERROR, "E104", f"byte 0x{data[exc.start]:02x} is not valid UTF-8", span,
+            hint="save the file as UTF-8")) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
+    return SourceFile(path, text)
+
+
+def prelude_source() -> SourceFile:
+    text = resources.files("modc.grammar").joinpath("prelude.mod").read_text("utf-8")
+    return SourceFile(PRELUDE_PATH, text)
+
+
+class Loader:
+    """Parses each file once; detects import cycles."""
+
+    def __init__(self) -> None:
+        self.modules: dict[str, Module] = {}  # real path -> parsed module
+        self.order: list[SourceFile] = []
+        self._stack: list[str] = []
+
+    def load_main(self, path: str) -> Module:
+        source = read_source(path)
+        return self._register(os.path.realpath(path), source)
+
+    def load_text(self, text: str, path: str) -> Module:
+        return self._register(os.path.realpath(path), SourceFile(path, text))
+
+    def _register(self, real: str, source: SourceFile) -> Module:
+        module = parse(source)
+        self.modules[real] = module
+        self.order.append(source)
+        return module
+
+    def resolve(self, importer: SourceFile, name: str) -> tuple[str, str]:
+        """(real path, display path) of an import relative to the importing file."""
+        if importer.path == PRELUDE_PATH:
+            base = os.getcwd()
+        else:
+            base = os.path.dirname(importer.path)
+        display = os.path.normpath(os.path.join(base, name)) if base else name
+        return os.path.realpath(display), display
+
+    def enter(self, real: str, span: Span, chain: list[str]) -> bool:
+        """Start loading ``real``; returns False when it was loaded before."""
+        if real in self._stack:
+            cycle = " -> ".join(chain + [os.path.basename(real)])
+            raise error("E106", f"import cycle: {cycle}", span,
+                        hint="move the shared definitions into a third file")
+        return real not in self.modules
+
+    def load_import(self, real: str, display: str, span: Span) -> Module:
+        if real in self.modules:
+            return self.modules[real]
+        if os.path.isdir(display):
+            raise error("E105", f"cannot import \"{display}\": it is a directory", span)
+        source = read_source(display, display, span)
+        return self._register(real, source)
+
+    def push(self, real: str) -> None:
+        self._stack.append(real)
+
+    def pop(self) -> None:
+        self._stack.pop()

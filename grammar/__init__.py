@@ -1,0 +1,1 @@
+"""Data package: the lark grammar of the modc language and the prelude written in it."""
