@@ -231,14 +231,14 @@ def _explain(args) -> int:
 
 
 def _graph(args) -> int:
-    from modc.graph import GraphvizMissing, render, to_dot
+    from modc.graph import GraphError, render, to_dot
 
     result = front_end(args)
     if _failed(result):
         return EXIT_SOURCE
     try:
         render(to_dot(result.program), args.output)
-    except GraphvizMissing as exc:
+    except GraphError as exc:
         print(f"modc: {exc}", file=sys.stderr)
         return EXIT_USAGE
     except OSError as exc:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
+from typing import Any
 
 from modc import ir
 from modc.passes import norms
@@ -28,7 +29,7 @@ def _annotated(net: ir.Net) -> ir.Net:
 # --------------------------------------------------------------------------- JSON
 
 
-def explain_json(program: ir.Program) -> dict:
+def explain_json(program: ir.Program) -> dict[str, Any]:
     """The DESIGN.md schema: ``{"nets": [{"name", "mass", "sensitivity", "smooth", "atoms"}]}``.
 
     Each atom is ``{"name", "kind", "shape", "mass", "target_norm", "dual_map"}``, in
@@ -37,7 +38,7 @@ def explain_json(program: ir.Program) -> dict:
     return {"nets": [_net_json(_annotated(net)) for net in program.nets]}
 
 
-def _net_json(net: ir.Net) -> dict:
+def _net_json(net: ir.Net) -> dict[str, Any]:
     body = net.body
     return {
         "name": net.name,

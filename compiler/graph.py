@@ -128,8 +128,9 @@ class _DotWriter:
     def net(self, net: ir.Net) -> None:
         self.open_cluster(f"net {net.name}", 'style="rounded"; color="gray40";')
         shape = f": {net.input_shape}" if net.input_shape is not None else ""
-        source = self.node(f"{net.input_name}{shape}", 'shape=invhouse, style="filled", '
-                           'fillcolor="gray92"')
+        source = self.node(
+            f"{net.input_name}{shape}", 'shape=invhouse, style="filled", fillcolor="gray92"'
+        )
         tail = self.module(net.body, source, _Scope(norms.scope_names(net.body), [1.0]))
         out_shape = net.body.out_shape
         label = f"output: {out_shape}" if out_shape is not None else "output"
@@ -146,7 +147,9 @@ class _DotWriter:
             self.edge(source, name)
             return name
         if isinstance(node, ir.Composition):
-            return self.module(node.outer, self.module(node.inner, source, scope), scope)
+            for part in _chain(node):
+                source = self.module(part, source, scope)
+            return source
         if isinstance(node, ir.Tuple):
             return self.fan(node, source, scope)
         if isinstance(node, ir.Repeat):
@@ -184,6 +187,22 @@ class _DotWriter:
         if node.count > 1:
             self.edge(tail, entry, 'style="dashed", constraint=false, label="next copy"')
         return tail
+
+
+def _chain(node: ir.Composition) -> list[ir.Node]:
+    """The non-composition parts of a composition, in application order.
+
+    Iterative, so long chains (``L @ L @ ... @ L``) do not deepen the recursion.
+    """
+    parts: list[ir.Node] = []
+    stack: list[ir.Node] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ir.Composition):
+            stack.extend((current.outer, current.inner))  # inner is popped first
+        else:
+            parts.append(current)
+    return parts
 
 
 def _value(value: float | None) -> float:
@@ -227,8 +246,11 @@ def _run_dot(dot_text: str, fmt: str, path: Path) -> bytes:
             "which works without Graphviz"
         )
     proc = subprocess.run(
-        [exe, f"-T{fmt}"], input=dot_text.encode("utf-8"), capture_output=True,
-        check=False, timeout=120,
+        [exe, f"-T{fmt}"],
+        input=dot_text.encode("utf-8"),
+        capture_output=True,
+        check=False,
+        timeout=120,
     )
     if proc.returncode != 0:
         message = proc.stderr.decode("utf-8", "replace").strip()

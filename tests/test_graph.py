@@ -50,10 +50,13 @@ def check_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     assert depth == 0
     nodes: dict[str, str] = {}
     edges: list[tuple[str, str]] = []
-    for line in bare.splitlines():
+    assert len(bare.splitlines()) == len(text.splitlines())  # no raw newline in a string
+    for line, original in zip(bare.splitlines(), text.splitlines(), strict=True):
         if m := NODE.match(line):
             assert m.group(1) not in nodes, f"{m.group(1)} declared twice"
-            nodes[m.group(1)] = m.group(2)
+            full = NODE.match(original)
+            assert full is not None
+            nodes[m.group(1)] = full.group(2)
         elif m := EDGE.match(line):
             edges.append((m.group(1), m.group(2)))
         else:
@@ -82,10 +85,12 @@ def test_deterministic_across_fresh_builds() -> None:
 def test_well_formed_and_connected() -> None:
     text = graph.to_dot(residual_net())
     nodes, edges = check_dot(text)
-    assert len(nodes) == 12
+    # x, Linear, repeat entry, split, Identity, Linear, ReLU, Linear, Mul, tuple, Add,
+    # Linear, output.
+    assert len(nodes) == 13
     # Every node but the output has an outgoing edge, every node but the input an incoming.
     tails, heads = {t for t, _ in edges}, {h for _, h in edges}
-    assert set(nodes) - tails == {"n11"}
+    assert set(nodes) - tails == {"n12"}
     assert set(nodes) - heads == {"n0"}
 
 
@@ -93,17 +98,20 @@ def test_repeat_is_drawn_once_as_a_cluster() -> None:
     small, big = graph.to_dot(residual_net(2)), graph.to_dot(residual_net(96))
     assert len(small.splitlines()) == len(big.splitlines())
     assert "repeat0 × 96\\ncopy targets" in big
-    assert big.count("shape=box") == 4
+    assert big.count('fillcolor="lightblue"') == 4  # atoms
     assert "next copy" in big
 
 
 def test_labels_show_op_shape_mass_target_and_scalars() -> None:
     text = graph.to_dot(residual_net(1))
     found = labels(text)
-    # One copy: the repeat gets 3/4 * 2/3... here masses 1 + 2 + 1: body copy target
-    # 1 * 3/4 * 2/3 = 1/2, and each branch Linear 1/2 * 1/2 / 0.5 * 1/2 = 1/2.
-    assert "linear0: Linear(64, 784)\\nweight [64, 784]\\nmass 1, target 0.25" in found
+    # (Lout @ R) @ Lin, masses 1 + 2 + 1, ν(R) = 1 + 0.5. Lin gets 1/4 / 1.5 = 1/6;
+    # R gets 3/4 * 2/3 = 1/2, Lout 3/4 * 1/3 = 1/4. In the body the tuple gets 1, the
+    # branch 1, the chain under Mul(0.5) 2, each of its Linears 1: absolute 1/2.
+    assert "linear0: Linear(64, 784)\\nweight [64, 784]\\nmass 1, target 0.166667" in found
     assert "linear1: Linear(64, 64)\\nweight [64, 64]\\nmass 1, target 0.5" in found
+    assert "linear1: Linear(10, 64)\\nweight [10, 64]\\nmass 1, target 0.25" in found
+    assert "repeat0 × 1\\ncopy targets 0.5" in found
     assert "Mul(0.5)" in found and "ReLU" in found and "Identity" in found
     assert "x: [784]" in found and "net Res" in found and "tuple" in found
     assert '[label="0"]' in text and '[label="1"]' in text
@@ -116,7 +124,10 @@ def test_tuple_is_split_then_merged_in_member_order() -> None:
     assert len(split) == 1
     fanned = [h for t, h in edges if t == split[0]]
     assert len(fanned) == 2
-    assert "target 0.25" in nodes[fanned[0]] or "target 0.25" in text
+    # Members in order: Linear (mass 1) gets 1/4, Linear (mass 3) gets 3/4.
+    assert "target 0.25" in nodes[fanned[0]] and "target 0.75" in nodes[fanned[1]]
+    merge = [h for t, h in edges if t in fanned]
+    assert len(set(merge)) == 1 and 'label="tuple"' in nodes[merge[0]]
 
 
 def test_labels_are_escaped() -> None:
@@ -132,7 +143,7 @@ def test_program_draws_every_net_in_its_own_cluster() -> None:
     program = ir.Program([residual_net(2, "A"), residual_net(3, "B")], [])
     text = graph.to_dot(program)
     nodes, _ = check_dot(text)
-    assert len(nodes) == 24
+    assert len(nodes) == 26
     assert text.count("subgraph cluster_") == 4  # two nets, one repeat each
     assert text.index("net A") < text.index("net B")
 
@@ -188,3 +199,12 @@ def test_failed_render_leaves_the_old_file(tmp_path: Path, monkeypatch: pytest.M
 def test_render_rejects_unknown_extensions(tmp_path: Path) -> None:
     with pytest.raises(graph.GraphError, match=r"\.dot"):
         graph.render("digraph modc {\n}\n", tmp_path / "net.txt")
+
+
+def test_long_chain_does_not_recurse_per_layer() -> None:
+    body: ir.Node = lin(8, 8)
+    for _ in range(3000):
+        body = ir.Composition(outer=lin(8, 8), inner=ir.Composition(outer=ir.Bond("ReLU"),
+                                                                    inner=body))
+    nodes, edges = check_dot(graph.to_dot(ir.Net("Deep", None, body)))
+    assert len(nodes) == 2 + 6001 and len(edges) == 6002

@@ -303,6 +303,31 @@ def test_gpt_matches_modula(
     assert_matches_reference(n)
 
 
+@pytest.mark.parametrize(
+    ("blocks", "attention_scale", "final_scale"),
+    [(4, 1, 1), (1, 2.5, 1), (3, 1, 0.3), (8, 0.7, 3)],
+)
+def test_prelude_gpt_matches_modula(
+    blocks: int, attention_scale: float, final_scale: float
+) -> None:
+    # End to end through the front end: the prelude's GPT must be Modula's compound.
+    pipeline = pytest.importorskip("modc.pipeline")
+    text = (
+        f"net G(x: int[16]) = GPT(65, 4, 128, 32, 32, {blocks}, "
+        f"attention_scale={attention_scale}, final_scale={final_scale})\n"
+    )
+    result = pipeline.compile_source("gpt.mod", text)
+    assert result.ok, [d.render() for d in result.diagnostics]
+    (n,) = result.program.nets
+    ref = gpt_ref(blocks, 5, attention_scale, final_scale)
+    got = [row.target_norm for row in norms.expand_atoms(n)]
+    assert got == pytest.approx(r_dualize(ref), rel=REL, abs=0.0)
+    assert (n.body.mass, n.body.sensitivity) == pytest.approx((ref[1], ref[2]), rel=REL)
+    assert [row.shape for row in norms.expand_atoms(n)][:7] == [
+        [65, 128], [128, 128], [128, 128], [128, 128], [128, 128], [512, 128], [128, 512]
+    ]
+
+
 # --------------------------------------------------------------------------- hand cases
 
 

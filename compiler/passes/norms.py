@@ -308,26 +308,39 @@ def expand_atoms(net: ir.Net) -> list[AtomRow]:
     return rows
 
 
-def _expand(
-    root: ir.Node, prefix: str, scale: float, rows: list[AtomRow], cache: dict[int, tuple]
-) -> None:
-    entry = cache.get(id(root))
-    if entry is None:
-        names = scope_names(root)
+@dataclass
+class _ScopeInfo:
+    """What expansion needs of one scope, computed once however many copies it has."""
+
+    names: dict[int, str]
+    members: list[ir.Atom | ir.Repeat]  # weight order
+    atoms: dict[int, tuple[list[int], int, str]]  # id -> (shape, params, dual map)
+
+
+def _scope_info(root: ir.Node, cache: dict[int, _ScopeInfo]) -> _ScopeInfo:
+    info = cache.get(id(root))
+    if info is None:
         members = [n for n in scope_walk(root) if isinstance(n, (ir.Atom, ir.Repeat))]
-        entry = cache[id(root)] = (names, members, {})
-    names, members, atom_info = entry
-    for node in members:
-        name = names[id(node)]
+        atoms = {}
+        for node in members:
+            if isinstance(node, ir.Atom):
+                shape = weight_shape(node)
+                atoms[id(node)] = (shape, math.prod(shape), spec_of(node.op).dual_map)
+        info = cache[id(root)] = _ScopeInfo(scope_names(root), members, atoms)
+    return info
+
+
+def _expand(
+    root: ir.Node, prefix: str, scale: float, rows: list[AtomRow], cache: dict[int, _ScopeInfo]
+) -> None:
+    info = _scope_info(root, cache)
+    for node in info.members:
+        name = info.names[id(node)]
         if isinstance(node, ir.Repeat):
             for k, factor in enumerate(node.copy_targets or ()):
                 _expand(node.body, f"{prefix}{name}.{k}.", scale * factor, rows, cache)
             continue
-        info = atom_info.get(id(node))
-        if info is None:
-            shape = weight_shape(node)
-            info = atom_info[id(node)] = (shape, math.prod(shape), spec_of(node.op).dual_map)
-        shape, params, dual_map = info
+        shape, params, dual_map = info.atoms[id(node)]
         rows.append(
             AtomRow(
                 name=prefix + name,
