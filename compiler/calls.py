@@ -97,9 +97,13 @@ def builtin_spec(name: str) -> Spec | None:
 
 def _show(value: Value) -> str:
     if isinstance(value, TupleValue):
+        if not value.items:
+            return "an empty tuple"
         return "a tuple of " + ", ".join(kind_name(v) for v in value.items)
     if is_number(value):
-        return f"{value:g}" if isinstance(value, float) else str(value)
+        if isinstance(value, float):
+            return repr(value) if value.is_integer() else f"{value:g}"  # 1.0, not 1
+        return str(value)
     return kind_name(value)
 
 

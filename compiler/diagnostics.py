@@ -95,11 +95,17 @@ class Diagnostic:
         if self.hint:
             lines.append(f"{pad}= hint: {self.hint}")
         lines.extend(f"{pad}= note: {note}" for note in self.notes)
-        return "\n".join(lines)
+        return "\n".join(_printable(line) for line in lines)
+
+
+def _printable(text: str) -> str:
+    """Control characters from a hostile file (ESC, CR, NUL) never reach the terminal;
+    each becomes one U+FFFD, so the caret stays under the same code point."""
+    return "".join(c if c.isprintable() else "\ufffd" for c in text)
 
 
 def _quote(span: Span) -> list[str]:
-    text = span.source.line_text(span.line).replace("\t", " ")
+    text = span.source.line_text(span.line).removesuffix("\r").replace("\t", " ")
     width = len(str(span.line))
     if span.end_line == span.line:
         length = max(1, span.end_column - span.column)

@@ -8,6 +8,7 @@ becomes one :class:`modc.ir.Repeat` node and is never unrolled.
 from __future__ import annotations
 
 import logging
+import math
 import os
 from dataclasses import dataclass, field
 
@@ -16,7 +17,7 @@ from modc import syntax as ast
 from modc.calls import bind, builtin_spec, check_arg, make_builtin, sqrt
 from modc.catalog import BUILTINS, FUNCTIONS, REQUIRED
 from modc.diagnostics import CompileError, Diagnostic, Severity, error, suggest
-from modc.loader import PRELUDE_PATH, Loader, prelude_source
+from modc.loader import PRELUDE_PATH, Loader
 from modc.source import Span
 from modc.values import (
     BuiltinValue, DefValue, NodeBudget, TupleValue, Value, check_number, clone, is_number,
@@ -85,7 +86,7 @@ class Elaborator:
         self.symbols: list[Symbol] = []
         self.tares: list[TareRecord] = []
         self._active_defs: list[ast.Def] = []
-        self.prelude = self._scope(self.loader._register("<prelude>", prelude_source()), True)
+        self.prelude = self._scope(self.loader.load_prelude(), True)
 
     # files and scopes -------------------------------------------------------------
 
@@ -107,6 +108,13 @@ class Elaborator:
             first = scope.local[stmt.name].stmt
             raise error("E200", f"'{stmt.name}' is already defined on line "
                         f"{first.span.line}", stmt.name_span)
+        if isinstance(stmt, ast.Def):
+            seen: set[str] = set()
+            for param in stmt.params or []:
+                if param.name in seen:
+                    raise error("E200", f"parameter '{param.name}' of '{stmt.name}' is "
+                                f"repeated", param.span)
+                seen.add(param.name)
         kind = type(stmt).__name__.lower()
         symbol = Symbol(kind, stmt.name, stmt.name_span, scope.module.source.path)
         if not scope.is_prelude:
@@ -162,6 +170,9 @@ class Elaborator:
                 except CompileError as exc:
                     binding.state = "failed"
                     problems.append(exc)
+                except RecursionError:
+                    binding.state = "failed"
+                    problems.append(_too_deep(binding.stmt.span))
         return problems
 
     # names ----------------------------------------------------------------------
@@ -224,12 +235,18 @@ class Elaborator:
                         stmt.value.span, hint="use 'let' to name a module or a tuple")
         if stmt.name in self.overrides:
             self.used_overrides.add(stmt.name)
-            return self.overrides[stmt.name]
+            try:
+                return check_number(self.overrides[stmt.name], stmt.name_span)
+            except CompileError as exc:  # -D values bypass the checks of literals
+                raise CompileError(Diagnostic(
+                    Severity.ERROR, "E207", f"-D {stmt.name}: {exc.diagnostic.message}",
+                    None)) from None
         return value
 
     # expressions ------------------------------------------------------------------
 
     def eval(self, expr: ast.Expr, env: _Env) -> Value:
+        self.budget.step(expr.span)
         value = self._eval(expr, env)
         if isinstance(value, ir.Node):
             self.budget.check_height(value, expr.span)
@@ -340,7 +357,13 @@ class Elaborator:
         if before <= 0:
             raise error("E406", "tare of a module without mass (it has no atoms)", m[1])
         # Modula's tare(absolute=...) multiplies every mass by absolute / mass.
-        rescale_masses(module, amount / before)
+        factor = amount / before
+        if not (math.isfinite(before) and math.isfinite(factor) and factor > 0):
+            raise error("E404", f"tare cannot rescale a mass of {before:g} to {amount:g}", span)
+        rescale_masses(module, factor)
+        if any(not 0 < a.atom_mass < math.inf for a in ir.atoms_in_order(module)):
+            raise error("E404", f"tare to {amount:g} leaves an atom mass of 0 or infinity",
+                        span, hint="the masses inside differ too much in size")
         if not env.scope.is_prelude:
             self.tares.append(TareRecord(span, amount, before))
         return module
@@ -389,7 +412,10 @@ class Elaborator:
 
     def net(self, decl: ast.NetDecl, scope: FileScope) -> ir.Net:
         env = _Env(scope, {}, 0, None, None)
-        value = self.eval(decl.body, env)
+        try:
+            value = self.eval(decl.body, env)
+        except RecursionError:
+            raise _too_deep(decl.span) from None
         body = to_module(value, decl.body.span)
         if body is None:
             raise error("E204", f"net '{decl.name}' must be a module, got {kind_name(value)}",
@@ -410,12 +436,23 @@ class Elaborator:
         return ir.TensorShape(tuple(dims), "int" if shape.is_int else "float")
 
 
+def _too_deep(span: Span) -> CompileError:
+    # Python's recursion limit, reached through definitions calling definitions, each
+    # with deep expressions (every single expression is bounded by the parser).
+    return error("E900", "definitions and expressions nested too deeply to evaluate", span,
+                 hint="name intermediate results with 'let', or repeat with '** n'")
+
+
 def check_overrides(elab: Elaborator) -> None:
     """Every ``-D NAME=VALUE`` must name a param declared in the loaded files."""
     params = {s.name for s in elab.symbols if s.kind == "param"}
+    others = {s.name: s.kind for s in elab.symbols if s.kind in ("let", "def")}
     for name in sorted(set(elab.overrides) - params):
+        if name in others:
+            hint = f"'{name}' is a {others[name]}; only a param can be set with -D"
+        else:
+            hint = suggest(name, params) or (
+                "params: " + ", ".join(sorted(params)) if params else "the file has no params")
         raise CompileError(Diagnostic(
-            Severity.ERROR, "E207", f"-D {name}: no param named '{name}'", None,
-            hint=suggest(name, params) or (
-                "params: " + ", ".join(sorted(params)) if params else "the file has no params")))
+            Severity.ERROR, "E207", f"-D {name}: no param named '{name}'", None, hint=hint))
 

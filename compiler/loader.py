@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from functools import lru_cache
 from importlib import resources
 
 from modc.diagnostics import CompileError, Diagnostic, Severity, error
@@ -49,6 +50,13 @@ def prelude_source() -> SourceFile:
     return SourceFile(PRELUDE_PATH, text)
 
 
+@lru_cache(maxsize=1)
+def prelude_module() -> Module:
+    """The parsed prelude. Elaboration never mutates the AST, so one parse serves every
+    compile in the process (it is most of the cost of compiling a small file)."""
+    return parse(prelude_source())
+
+
 class Loader:
     """Parses each file once; detects import cycles."""
 
@@ -60,6 +68,12 @@ class Loader:
     def load_main(self, path: str) -> Module:
         source = read_source(path)
         return self._register(os.path.realpath(path), source)
+
+    def load_prelude(self) -> Module:
+        module = prelude_module()
+        self.modules[PRELUDE_PATH] = module
+        self.order.append(module.source)
+        return module
 
     def load_text(self, text: str, path: str) -> Module:
         return self._register(os.path.realpath(path), SourceFile(path, text))

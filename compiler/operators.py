@@ -69,7 +69,10 @@ def _pow_numbers(expr: ast.BinOp, a: int | float, b: int | float) -> int | float
         raise error("E403", "a negative number to a fractional power is not real", expr.span)
     if a not in (0, 1, -1) and b * math.log2(abs(a)) > 1100:
         raise error("E403", "number too large", expr.span)
-    return a**b
+    try:
+        return a**b
+    except OverflowError:  # a float result above 1.8e308 (ints are checked by the caller)
+        raise error("E403", "number too large", expr.span) from None
 
 
 def _scalar(elab: Elaborator, s: int | float, expr: ast.BinOp, env: _Env) -> ir.Bond:

@@ -11,11 +11,17 @@ from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
 
-from lark import Lark, Token, Transformer, v_args
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+from lark import Lark, Token, Transformer, Tree, v_args
+from lark.exceptions import (
+    UnexpectedCharacters,
+    UnexpectedEOF,
+    UnexpectedInput,
+    UnexpectedToken,
+    VisitError,
+)
 
 from modc import syntax as ast
-from modc.diagnostics import error
+from modc.diagnostics import CompileError, error
 from modc.source import SourceFile, Span
 
 log = logging.getLogger(__name__)
@@ -37,6 +43,11 @@ _FRIENDLY = {
 }
 _OPERATORS = {"PLUS", "MINUS", "STAR", "SLASH", "AT", "POW", "FLOORDIV"}
 _KEYWORDS = {"IMPORT": "import", "PARAM": "param", "LET": "let", "DEF": "def", "NET": "net"}
+_RESERVED = frozenset(_KEYWORDS.values())
+_NOT_EXPRESSIONS = frozenset({
+    "start", "import_stmt", "param_stmt", "let_stmt", "def_stmt", "net_stmt", "def_params",
+    "def_param", "net_input", "shape", "arguments",
+})
 
 
 class _Brackets:
@@ -63,6 +74,10 @@ class _Brackets:
                 stack.pop()
             elif tok.type == "_NL" and stack:
                 continue
+            elif tok.type == "NAME" and str(tok) in _RESERVED:
+                # The contextual lexer reads a keyword as a NAME where no keyword fits.
+                raise error("E100", f"'{tok}' is a keyword and cannot be used as a name",
+                            _tok_span(self.source, tok), hint="choose another name")
             yield tok
         if stack:
             tok = stack[-1]
@@ -109,10 +124,33 @@ def parse(source: SourceFile) -> ast.Module:
         tree = lark.parse(text)
     except UnexpectedInput as exc:
         raise _syntax_error(source, exc) from None
+    _check_depth(source, tree)
     try:
         return _ToAst(source).transform(tree)
+    except VisitError as exc:  # lark wraps what the transformer raises
+        if isinstance(exc.orig_exc, CompileError):
+            raise exc.orig_exc from None
+        if isinstance(exc.orig_exc, RecursionError):
+            raise error("E900", "expression nested too deeply", source.span(0, 0)) from None
+        raise
     except RecursionError:
         raise error("E900", "expression nested too deeply", source.span(0, 0)) from None
+
+
+def _check_depth(source: SourceFile, tree: Tree) -> None:
+    """Bound expression nesting before any recursive walk (transformer, elaborator)."""
+    stack: list[tuple[Tree, int, Tree]] = [(tree, 0, tree)]
+    while stack:
+        node, depth, outermost = stack.pop()
+        if node.data not in _NOT_EXPRESSIONS:
+            depth += 1
+            outermost = node if depth == 1 else outermost
+        if depth > MAX_EXPR_DEPTH:
+            meta = outermost.meta
+            raise error("E900", f"expression nested more than {MAX_EXPR_DEPTH} levels deep",
+                        source.span(meta.start_pos, meta.end_pos),
+                        hint="name parts of it with 'let' or 'def', or repeat with '** n'")
+        stack.extend((c, depth, outermost) for c in node.children if isinstance(c, Tree))
 
 
 def _syntax_error(source: SourceFile, exc: UnexpectedInput):
@@ -127,9 +165,11 @@ def _syntax_error(source: SourceFile, exc: UnexpectedInput):
             return error("E103", "stray '\\'", span,
                          hint="inside brackets a statement may span lines without '\\'")
         shown = repr(ch) if ch.isprintable() else f"U+{ord(ch):04X}" if ch else "end"
-        return error("E103", f"invalid character {shown}", span)
+        hint = "end lines with \\n or \\r\\n" if ch == "\r" else None
+        return error("E103", f"invalid character {shown}", span, hint=hint)
     if isinstance(exc, UnexpectedEOF):
-        return error("E101", "unexpected end of input", source.span(len(source.text), len(source.text)))
+        end = len(source.text)
+        return error("E101", "unexpected end of input", source.span(end, end))
     assert isinstance(exc, UnexpectedToken)
     tok = exc.token
     expected = set(exc.expected) | set(getattr(exc, "accepts", None) or ())
@@ -149,6 +189,8 @@ def _describe_unexpected(tok: Token, expected: set[str]) -> str:
         got = f"name '{tok}'"
     elif tok.type == "NUMBER":
         got = f"number {tok}"
+    elif tok.type == "STRING":
+        got = f"string {tok}"
     operand = {"NAME", "NUMBER", "LPAR", "MINUS"}
     if tok.type in ("_NL", "$END") and operand & expected:
         return "expected an expression before the end of the line"
@@ -165,9 +207,10 @@ def _describe_unexpected(tok: Token, expected: set[str]) -> str:
 
 
 def _want(expected: set[str]) -> str:
-    names = sorted({_FRIENDLY[e] for e in expected if e in _FRIENDLY and e != "_NL"})
+    ends = {"_NL", "$END"}
+    names = sorted({_FRIENDLY[e] for e in expected if e in _FRIENDLY and e not in ends})
     if not names:
-        return ""
+        return "the end of the line" if ends & expected else ""
     if len(names) > 5:
         return "an operator or the end of the line" if "'+'" in names else "an expression"
     return " or ".join(names)
@@ -180,6 +223,8 @@ def _hint(tok: Token, expected: set[str]) -> str | None:
         return None
     if tok.type in _KEYWORDS:
         return "statements start at the beginning of a line"
+    if tok.type == "STRING":
+        return 'strings only name files: import "file.mod"'
     return None
 
 
@@ -250,8 +295,8 @@ class _ToAst(Transformer):
             if any(c in text for c in ".eE"):
                 return ast.Num(span, float(text))
             return ast.Num(span, int(text))
-        except ValueError:
-            raise error("E100", f"malformed number '{text}'", span) from None
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise error("E403", f"number too large ({len(text):,} digits)", span) from None
 
     def call(self, meta, items):
         func, args = items[0], items[1] or []
@@ -284,8 +329,23 @@ class _ToAst(Transformer):
         if op_tok is not None:
             op_span = self._tspan(op_tok)
         else:
-            op_span = self.src.span(left.span.end, right.span.start)
+            op_span = self._find_op(op, left.span.end, right.span.start)
         return ast.BinOp(self._span(meta), op, left, right, op_span)
+
+    def _find_op(self, op: str, start: int, end: int) -> Span:
+        """The operator's own span: between the operands lie only it, brackets, blanks
+        and comments (lark drops anonymous operator tokens from the tree)."""
+        text = self.src.text
+        i = start
+        while i < end:
+            if text[i] == "#":
+                i = text.find("\n", i, end)
+                if i < 0:
+                    break
+            elif text.startswith(op, i):
+                return self.src.span(i, i + len(op))
+            i += 1
+        return self.src.span(start, end)
 
     def add(self, meta, items):
         return self._bin("+", meta, items)

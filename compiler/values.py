@@ -82,6 +82,17 @@ class NodeBudget:
 
     def __init__(self) -> None:
         self.count = 0
+        self.steps = 0
+
+    def step(self, span: Span | None) -> None:
+        """Count one evaluated expression: definitions calling definitions can multiply
+        the work without building any node (numbers), so work is bounded separately."""
+        self.steps += 1
+        if self.steps > limits.MAX_STEPS:
+            raise error("E904", f"program too large: more than {limits.MAX_STEPS:,} "
+                        f"evaluation steps", span,
+                        hint="a def is evaluated again at every use; compute a shared "
+                        "value once with 'let'")
 
     def charge(self, n: int, span: Span | None) -> None:
         self.count += n

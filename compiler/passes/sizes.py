@@ -34,5 +34,5 @@ def parameter_count(node: ir.Node) -> int:
 def check_sizes(net: ir.Net) -> None:
     count = parameter_count(net.body)
     if count > limits.MAX_PARAMETERS:
-        raise error("E903", f"net '{net.name}' has {count:.3g} parameters, above the limit of "
-                    f"{limits.MAX_PARAMETERS:.0e}", net.span)
+        raise error("E903", f"net '{net.name}' has {count:,} parameters, above the limit of "
+                    f"{limits.MAX_PARAMETERS:,}", net.span)

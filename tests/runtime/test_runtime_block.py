@@ -9,7 +9,8 @@ from torch import Tensor, nn
 from modc.runtime import Block, Conv2D, Embed, Linear, Network
 from modc.runtime.atoms import ATOM_CLASSES
 
-NORM_BAND = (0.99, 1.0)  # σmax of Newton–Schulz outputs, see test_runtime_newton_schulz.py
+# σmax of Newton–Schulz outputs (see test_runtime_newton_schulz.py), plus fp32 rounding.
+NORM_BAND = (0.99, 1.0 + 1e-6)
 
 
 class Body(Block):
@@ -197,4 +198,4 @@ def test_project_and_modular_norm_of_weights() -> None:
         if e.kind == "Embed":
             assert norm == pytest.approx(1.0, rel=1e-6)
         else:
-            assert NORM_BAND[0] <= norm <= NORM_BAND[1] + 1e-6
+            assert NORM_BAND[0] <= norm <= NORM_BAND[1]

@@ -1,0 +1,1 @@
+"""Code generation backends: from the annotated IR to generated source files."""

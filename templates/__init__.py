@@ -1,0 +1,1 @@
+"""Data package: the jinja2 templates of the files modc generates."""
