@@ -2,10 +2,10 @@
 
 Format (DESIGN.md, Diagnostics)::
 
-    net.mod:3:21: error: unknown name 'Relu' [E201]
+    net.mod:3:35: error: unknown name 'Relu' [E201]
         3 | net MLP(x: [8]) = Linear(4, 8) @ Relu
           |                                  ^^^^
-          = hint: did you mean 'ReLU'?
+         = hint: did you mean 'ReLU'?
 """
 
 from __future__ import annotations

@@ -57,9 +57,10 @@ class _Brackets:
 
     def __init__(self) -> None:
         self.source: SourceFile | None = None
+        self.stack: list[Token] = []  # open brackets, read by parse() on a syntax error
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
-        stack: list[Token] = []
+        self.stack = stack = []
         for tok in stream:
             if tok.type in _OPEN:
                 stack.append(tok)
@@ -76,13 +77,27 @@ class _Brackets:
                 continue
             elif tok.type == "NAME" and str(tok) in _RESERVED:
                 # The contextual lexer reads a keyword as a NAME where no keyword fits.
+                if stack and _starts_line(self.source, tok):
+                    raise _never_closed(self.source, stack[-1], tok)
                 raise error("E100", f"'{tok}' is a keyword and cannot be used as a name",
                             _tok_span(self.source, tok), hint="choose another name")
             yield tok
         if stack:
-            tok = stack[-1]
-            raise error("E102", f"'{_OPEN[tok.type]}' is never closed",
-                        _tok_span(self.source, tok))
+            raise _never_closed(self.source, stack[-1], None)
+
+
+def _starts_line(source: SourceFile | None, tok: Token) -> bool:
+    if source is None or tok.start_pos is None:
+        return False
+    line_start = source.text.rfind("\n", 0, tok.start_pos) + 1
+    return not source.text[line_start:tok.start_pos].strip()
+
+
+def _never_closed(source: SourceFile | None, bracket: Token, keyword: Token | None):
+    """A bracket left open; a keyword starting a line inside it begins the next statement."""
+    hint = f"a new statement starts on line {keyword.line}" if keyword is not None else None
+    return error("E102", f"'{_OPEN[bracket.type]}' is never closed",
+                 _tok_span(source, bracket), hint=hint)
 
 
 def _unclosed_hint(stack: list[Token]) -> str | None:
@@ -123,6 +138,9 @@ def parse(source: SourceFile) -> ast.Module:
     try:
         tree = lark.parse(text)
     except UnexpectedInput as exc:
+        tok = getattr(exc, "token", None)
+        if post.stack and tok is not None and tok.type in _KEYWORDS and _starts_line(source, tok):
+            raise _never_closed(source, post.stack[-1], tok) from None
         raise _syntax_error(source, exc) from None
     _check_depth(source, tree)
     try:

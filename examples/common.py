@@ -203,15 +203,15 @@ def lr_schedule(
     return [torch.optim.lr_scheduler.LambdaLR(opt, factor) for opt in optimizers]
 
 
-def progress(total: int, desc: str, enabled: bool = True) -> tqdm:
-    """A tqdm bar over ``total`` steps (to stderr; off when ``enabled`` is false)."""
+def progress(total: int, desc: str, enabled: bool = True, unit: str = "step") -> tqdm:
+    """A tqdm bar over ``total`` items (to stderr; off when ``enabled`` is false)."""
     return tqdm(
         total=total,
         desc=desc,
         disable=not enabled,
         dynamic_ncols=True,
         mininterval=0.5,
-        unit="step",
+        unit=unit,
     )
 
 

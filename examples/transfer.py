@@ -223,8 +223,7 @@ def plan_runs(grid: Grid, paths: dict[tuple[str, int], str]) -> list[Run]:
 def run_all(runs: Sequence[Run], grid: Grid, jobs: int) -> list[dict]:
     """Train every run, on ``jobs`` worker processes, with one progress bar."""
     results = []
-    bar = progress(len(runs), "transfer sweep")
-    bar.unit = "run"
+    bar = progress(len(runs), "transfer sweep", unit="run")
     if jobs <= 1:
         _init_worker()
         for run in runs:

@@ -3,7 +3,7 @@
 Each atom is a `torch.nn.Module` with one parameter `weight`. The maps the optimizer uses are
 class-level and batched: they take a stack `[B, *weight_shape]` of same-shape tensors, so one
 Newton–Schulz chain serves every atom of a shape (Modula's `project`, `dualize` and the atom
-norms of "Modular duality in deep learning", section 4, vectorized across layers).
+norms of "Modular duality in deep learning", vectorized across layers).
 
 With these definitions `norm(dual(G, t)) == t` for every atom, up to the Newton–Schulz error
 for Linear and Conv2D (exactly for Embed): the dual map returns an update of norm t that is
@@ -209,8 +209,9 @@ class Conv2D(Atom):
     @torch.no_grad()
     def reset_parameters(self) -> None:
         """Per kernel tap an orthogonal [out, in] matrix · √(out/in) / k²."""
-        # The k² taps each contribute to every output pixel, so dividing by k² bounds the
-        # operator norm of the whole convolution by √(out/in) (Modula 1's Conv2D).
+        # The convolution is a sum over the k² taps of (shift ∘ W[:, :, i, j]) and a shift has
+        # norm at most 1, so k² taps of norm √(out/in)/k² bound the whole map by √(out/in)
+        # (the triangle inequality behind the k² in Conv2D's norm).
         k = self.kernel
         gain = math.sqrt(self.fan_out / self.fan_in) / k**2
         for i in range(k):

@@ -9,12 +9,10 @@ import torch
 from torch import Tensor, nn
 
 from .atoms import ATOM_CLASSES, Atom, update_dtype
-from .optimizer import bucket_indices, dualize_tensors
+from .optimizer import ModularOptimizer, bucket_indices, dualize_tensors
 
 if TYPE_CHECKING:
     from torch.distributed import ProcessGroup
-
-    from .optimizer import ModularOptimizer
 
 # One PLAN entry, in weight order (docs/internals.md):
 #   ("atom", attr, kind, shape, mass, target, dual_map)
@@ -117,8 +115,6 @@ class Network(Block):
         process_group: ProcessGroup | None = None,
     ) -> ModularOptimizer:
         """The modular optimizer of this network (momentum, then per-atom dual maps)."""
-        from .optimizer import ModularOptimizer
-
         return ModularOptimizer(
             self,
             lr=lr,

@@ -49,15 +49,16 @@ def orthogonalize(G: Tensor, dtype: torch.dtype | None = None) -> Tensor:
 
     # One bmm chain over a flat batch; iterate on the wide orientation so that the Gram
     # matrix X Xᵀ is min(m, n) square, the cheap side.
-    X = G.reshape(-1, m, n).to(compute)
+    X = G.reshape(-1, m, n)
     transpose = m > n
     if transpose:
         X = X.mT
 
     # Frobenius normalization puts every singular value in [0, 1], inside the region where
-    # the iteration converges; the norm is taken in fp32 even when the steps run in bf16.
-    norm = torch.linalg.vector_norm(X.float(), dim=(-2, -1), keepdim=True)
-    X = (X.float() / (norm + NS_EPS)).to(compute)
+    # the iteration converges. It runs in fp32 (fp64 for fp64) whatever the step dtype.
+    X = X.to(result_dtype)
+    norm = torch.linalg.vector_norm(X, dim=(-2, -1), keepdim=True)
+    X = (X / (norm + NS_EPS)).to(compute)
 
     for a, b, c in NS_COEFFICIENTS:
         A = torch.bmm(X, X.mT)

@@ -1,9 +1,9 @@
 """The modular optimizer: momentum, then each atom's dual map at its own target norm.
 
-This is Modula's training step ("Modular duality in deep learning", section 5): the update of
-atom i is lr · dual_i(m_i) with dual_i built from the atom's target norm, which the compiler
-derived from the network's masses and sensitivities. With Linear atoms only, it is Muon with a
-per-layer learning-rate multiplier of target · √(out/in).
+This is Modula's training step (Bernstein & Newhouse, "Modular duality in deep learning"): the
+update of atom i is lr · dual_i(m_i), with dual_i built from the atom's target norm, which the
+compiler derived from the network's masses and sensitivities. With Linear atoms only, it is
+Muon with a per-layer learning-rate multiplier of target · √(out/in).
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class ModularOptimizer(torch.optim.Optimizer):
             params: list[Tensor] = []
             directions: list[Tensor] = []
             for p in group["params"]:
-                kind, target = self._atoms[p]
+                target = self._atoms[p][1]
                 if p.grad is None or target == 0:
                     # Target 0 (an atom inside a mass-0 module) means never updated.
                     continue

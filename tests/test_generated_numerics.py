@@ -34,6 +34,15 @@ from regen_golden import golden_cases  # noqa: E402
 ATOL = 1e-5
 
 
+@pytest.fixture(autouse=True)
+def one_thread() -> Iterator[None]:
+    """The test networks are tiny: extra threads only spin on a busy machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def build(tmp_path: Path, source: str, name: str = "net") -> tuple[ModuleType, object]:
     """Compile ``source`` (text of a .mod file), write the module, import it from disk."""
     mod = tmp_path / f"{name}.mod"
@@ -193,6 +202,63 @@ def test_rescnn_matches_hand_written(tmp_path: Path) -> None:
     x = torch.randn(4, 1, 8, 8)
     expected = ref_rescnn(x, list(model.parameters()), blocks=2, depth=2)
     torch.testing.assert_close(model(x), expected, atol=ATOL, rtol=0)
+
+
+def test_tuple_nets_match_hand_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/golden/tuples.mod: nested tuples, tuple-valued '+', a repeat over a pair."""
+    monkeypatch.chdir(ROOT)
+    module, _ = load_compiled(tmp_path, "tests/golden/tuples.mod", "tuples")
+    torch.manual_seed(12)
+    x = torch.randn(3, 8)
+    close = lambda a, b: torch.testing.assert_close(a, b, atol=ATOL, rtol=0)  # noqa: E731
+
+    branches = module.Branches()
+    W0, W1, W2 = branches.parameters()
+    close(branches(x), (x @ W0.T + (torch.relu(x) @ W1.T + x) + 0.5 * x) @ W2.T)
+
+    pair = module.Pair()
+    Wa, Wb = pair.parameters()
+    a, (b, c) = pair(x)
+    close(a, x @ Wa.T)
+    close(b, (F.gelu(x, approximate="tanh") / 1.1289) @ Wb.T)
+    close(c, x.abs())
+
+    tuple_sum = module.TupleSum()
+    W0, W1 = tuple_sum.parameters()
+    first, second = tuple_sum(x)
+    close(first, x @ W0.T + x)
+    close(second, torch.relu(x) + (x @ W1.T).abs())
+
+    loop = module.PairLoop()
+    W0, *copies = loop.parameters()
+    u, v = x, x @ W0.T
+    for W in copies:
+        u, v = (u + v) @ W.T, u + v
+    close(loop(x), u + v)
+
+
+def test_nested_repeats_match_hand_written(tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """tests/golden/nested.mod: (2 * ((Conv2D @ ReLU) ** 2 * 0.5) ** 3) between scalars."""
+    monkeypatch.chdir(ROOT)
+    module, _ = load_compiled(tmp_path, "tests/golden/nested.mod", "nested")
+    torch.manual_seed(13)
+    model = module.Nested()
+    x = torch.randn(2, 3, 8, 8)
+    w = iter(model.parameters())
+    h = F.conv2d(0.5 * x, next(w), padding=1)
+    for _ in range(3):
+        h = 0.5 * h
+        for _ in range(2):
+            h = F.conv2d(torch.relu(h), next(w), padding=1)
+    expected = (2 * h).mean(dim=(-2, -1)) @ next(w).T
+    torch.testing.assert_close(model(x), expected, atol=ATOL, rtol=0)
+
+    strided = module.Strided()
+    Wc, Wl = strided.parameters()
+    y = torch.randn(2, 1, 9, 9)
+    expected = F.conv2d(y, Wc, stride=3).flatten(1) @ Wl.T
+    torch.testing.assert_close(strided(y), expected, atol=ATOL, rtol=0)
 
 
 def test_init_follows_the_global_rng_and_dtype(tmp_path: Path) -> None:

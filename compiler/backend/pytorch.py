@@ -122,7 +122,8 @@ class ModuleContext:
 
     version: str
     gen: tuple[int, int, int]
-    main: str  # display path of the main source file
+    main: str  # file name of the main source file
+    source: str  # display path of the main source file, for the runtime check
     sources: list[tuple[str, str]]  # (display path, sha256), main file first
     overrides: list[tuple[str, Literal]]  # sorted by name
     classes: list[ClassContext] = field(default_factory=list)
@@ -139,10 +140,12 @@ class ModuleContext:
 
 def build_context(program: ir.Program) -> ModuleContext:
     """The template context of ``program``: one class per net and per repeat body."""
+    main = program.sources[0].path if program.sources else ""
     ctx = ModuleContext(
         version=__version__,
         gen=VERSION_TUPLE,
-        main=os.path.basename(_display(program.sources[0].path)) if program.sources else "",
+        main=os.path.basename(main),
+        source=_display(main),
         sources=[(_display(s.path), s.sha256) for s in program.sources],
         overrides=sorted(program.overrides.items()),
     )
@@ -336,12 +339,11 @@ class _Forward:
         """Sum of ``terms``; tuples are added member by member, as infer_shapes types them."""
         first = shapes[0]
         if isinstance(first, ir.TupleShape):
-            parts = [self._items(t, s) for t, s in zip(terms, shapes, strict=True)
-                     if isinstance(s, ir.TupleShape)]
-            return tuple(
-                self._add(tuple(p[i] for p in parts),
-                          tuple(s.items[i] for s in shapes if isinstance(s, ir.TupleShape)))
-                for i in range(len(first.items)))
+            # infer_shapes only adds tuples of equal shapes, so every term is a tuple here.
+            tuples = [s for s in shapes if isinstance(s, ir.TupleShape)]
+            parts = [self._items(t, s) for t, s in zip(terms, tuples, strict=True)]
+            return tuple(self._add(tuple(p[i] for p in parts), tuple(s.items[i] for s in tuples))
+                         for i in range(len(first.items)))
         names = tuple(t for t in terms if isinstance(t, str))
         assert len(names) == len(terms), "a tensor-shaped value is always one variable"
         return self._stmt(Stmt("add", self.fresh(), terms=names))

@@ -70,15 +70,15 @@ def _infer(node: ir.Node, shape: Shape) -> Shape:
 def _infer_repeat(node: ir.Repeat, shape: Shape) -> Shape:
     out = _infer(node.body, shape)
     if out != shape:
-        raise error("E300", f"a repeated module must keep its shape, but it maps {shape} to "
-                    f"{out}", node.span, hint="only shape-preserving blocks can be repeated")
+        raise error("E300", f"a repeated module must keep its shape, but it maps {_show(shape)} to "
+                    f"{_show(out)}", node.span, hint="only shape-preserving blocks can be repeated")
     return out
 
 
 def _tensor(node: ir.Node, shape: Shape) -> TensorShape:
     if isinstance(shape, TupleShape):
         name = ir.describe(node)
-        raise error("E301", f"{name} takes one tensor but gets a tuple {shape}", node.span,
+        raise error("E301", f"{name} takes one tensor but gets a tuple {_show(shape)}", node.span,
                     hint="combine the tuple first, for example with '+' or Add")
     return shape
 
@@ -87,12 +87,21 @@ def _float(node: ir.Node, shape: TensorShape) -> TensorShape:
     if shape.dtype != "float":
         hint = "Embed maps token ids to vectors" if isinstance(node, ir.Atom) else None
         raise error("E302", f"{ir.describe(node)} needs real-valued features but gets token "
-                    f"ids {shape}", node.span, hint=hint)
+                    f"ids {_show(shape)}", node.span, hint=hint)
     return shape
 
 
 def _fmt(d) -> str:
     return "?" if d is None else str(d)
+
+
+def _show(shape: Shape) -> str:
+    """A shape as messages show it: a free dimension (None) is '?'."""
+    if isinstance(shape, TupleShape):
+        inner = ", ".join(_show(s) for s in shape.items)
+        return f"({inner},)" if len(shape.items) == 1 else f"({inner})"
+    body = "[" + ", ".join(_fmt(d) for d in shape.dims) + "]"
+    return body if shape.dtype == "float" else "int" + body
 
 
 def _same(a, b) -> bool:
@@ -103,22 +112,26 @@ def _atom(node: ir.Atom, shape: TensorShape) -> TensorShape:
     a = node.args
     if node.op == "Embed":
         if shape.dtype != "int":
-            raise error("E302", f"Embed needs integer token ids but gets real features {shape}",
-                        node.span, hint="annotate the input as int[...] for token ids")
+            raise error("E302", f"Embed needs integer token ids but gets real features "
+                        f"{_show(shape)}", node.span,
+                        hint="annotate the input as int[...] for token ids")
         return TensorShape(shape.dims + (a["dim"],))
     _float(node, shape)
     if node.op == "Linear":
         if not shape.dims or not _same(shape.dims[-1], a["in"]):
             raise error("E300", f"shape mismatch: {ir.describe(node)} expects [..., {a['in']}] "
-                        f"but gets {shape}", node.span, hint=_linear_hint(node, shape))
+                        f"but gets {_show(shape)}", node.span, hint=_linear_hint(node, shape))
         return TensorShape(shape.dims[:-1] + (a["out"],))
     return _conv(node, shape)
 
 
 def _linear_hint(node: ir.Atom, shape: TensorShape) -> str | None:
-    if len(shape.dims) > 1:
+    # Linear acts on the last axis (a sequence [T, d] keeps T); Flatten only helps when
+    # the whole example has exactly `in` numbers.
+    dims = shape.dims
+    if len(dims) > 1 and None not in dims and math.prod(dims) == node.args["in"]:
         return "Flatten first to feed a multi-dimensional input to Linear"
-    if shape.dims:
+    if dims and dims[-1] is not None:
         return f"the input has {shape.dims[-1]} features: Linear({node.args['out']}, " \
                f"{shape.dims[-1]})"
     return None
@@ -128,7 +141,7 @@ def _conv(node: ir.Atom, shape: TensorShape) -> TensorShape:
     a = node.args
     if len(shape.dims) != 3 or not _same(shape.dims[0], a["in"]):
         raise error("E300", f"shape mismatch: {ir.describe(node)} expects "
-                    f"[{a['in']}, height, width] but gets {shape}", node.span)
+                    f"[{a['in']}, height, width] but gets {_show(shape)}", node.span)
     k, s, p = a["kernel"], a["stride"], a["padding"]
     spatial = []
     for d in shape.dims[1:]:
@@ -145,10 +158,10 @@ def _conv(node: ir.Atom, shape: TensorShape) -> TensorShape:
 
 def _pair(node: ir.Bond, shape: Shape) -> tuple[TensorShape, TensorShape]:
     if not isinstance(shape, TupleShape) or len(shape.items) != 2:
-        raise error("E301", f"{node.op} takes a pair (a, b) but gets {shape}", node.span)
+        raise error("E301", f"{node.op} takes a pair (a, b) but gets {_show(shape)}", node.span)
     first, second = shape.items
     if isinstance(first, TupleShape) or isinstance(second, TupleShape):
-        raise error("E301", f"{node.op} takes a pair of tensors but gets {shape}", node.span)
+        raise error("E301", f"{node.op} takes a pair of tensors but gets {_show(shape)}", node.span)
     return first, second
 
 
@@ -158,7 +171,7 @@ def _axes(node: ir.Bond, shape: TensorShape) -> tuple[int, ...]:
     axes = []
     for ax in node.args["dim"]:
         if not -rank <= ax < rank:
-            raise error("E303", f"{node.op} axis {ax} is out of range for {shape} "
+            raise error("E303", f"{node.op} axis {ax} is out of range for {_show(shape)} "
                         f"(per-example axes run from {-rank} to {rank - 1})", node.span)
         axes.append(ax - rank if ax >= 0 else ax)
     node.args["dim"] = tuple(sorted(axes))
@@ -193,19 +206,19 @@ def _bond(node: ir.Bond, shape: Shape) -> Shape:
         return _flatten(node, t)
     if op == "AvgPool":
         if len(t.dims) != 3:
-            raise error("E300", f"AvgPool expects [channels, height, width] but gets {t}",
+            raise error("E300", f"AvgPool expects [channels, height, width] but gets {_show(t)}",
                         node.span)
         return TensorShape((t.dims[0], 1, 1))
     if op == "CausalMask":
         if len(t.dims) < 2 or not _same(t.dims[-1], t.dims[-2]):
-            raise error("E300", f"CausalMask expects square scores [..., T, T] but gets {t}",
+            raise error("E300", f"CausalMask expects square scores [..., T, T] but gets {_show(t)}",
                         node.span)
         return t
     if op == "SplitHeads":
         return _split_heads(node, t)
     if op == "MergeHeads":
         if len(t.dims) < 3:
-            raise error("E300", f"MergeHeads expects [heads, T, d_head] but gets {t}",
+            raise error("E300", f"MergeHeads expects [heads, T, d_head] but gets {_show(t)}",
                         node.span)
         h, tt, dh = t.dims[-3:]
         merged = None if h is None or dh is None else h * dh
@@ -215,7 +228,7 @@ def _bond(node: ir.Bond, shape: Shape) -> Shape:
 
 def _flatten(node: ir.Bond, t: TensorShape) -> TensorShape:
     if any(d is None for d in t.dims):
-        raise error("E305", f"Flatten needs every dimension known but gets {t}", node.span,
+        raise error("E305", f"Flatten needs every dimension known but gets {_show(t)}", node.span,
                     hint="annotate the net's input shape")
     size = math.prod(t.dims)
     if size > limits.MAX_DIM:
@@ -227,7 +240,7 @@ def _flatten(node: ir.Bond, t: TensorShape) -> TensorShape:
 def _split_heads(node: ir.Bond, t: TensorShape) -> TensorShape:
     heads = node.args["heads"]
     if len(t.dims) < 2:
-        raise error("E300", f"SplitHeads expects [T, d] but gets {t}", node.span)
+        raise error("E300", f"SplitHeads expects [T, d] but gets {_show(t)}", node.span)
     d = t.dims[-1]
     if d is not None and d % heads:
         raise error("E304", f"SplitHeads({heads}): the feature dimension {d} is not a "
@@ -237,13 +250,13 @@ def _split_heads(node: ir.Bond, t: TensorShape) -> TensorShape:
 
 def _add(node: ir.Bond, shape: Shape) -> Shape:
     if not isinstance(shape, TupleShape) or len(shape.items) < 2:
-        raise error("E301", f"Add takes a tuple of two or more tensors but gets {shape}",
+        raise error("E301", f"Add takes a tuple of two or more tensors but gets {_show(shape)}",
                     node.span)
     first = shape.items[0]
     for other in shape.items[1:]:
         if not _compatible(first, other):
-            raise error("E300", f"shape mismatch in '+': {first} and {other}", node.span,
-                        hint="both sides of '+' must have the same shape")
+            raise error("E300", f"shape mismatch in '+': {_show(first)} and {_show(other)}",
+                        node.span, hint="both sides of '+' must have the same shape")
     return first
 
 
@@ -262,14 +275,15 @@ def _pair_bond(node: ir.Bond, first: TensorShape, second: TensorShape) -> Shape:
         d = node.args["d_head"]
         for t in (first, second):
             if len(t.dims) < 2 or not _same(t.dims[-1], d):
-                raise error("E300", f"Rope({d}) expects [..., T, {d}] but gets {t}", node.span)
+                raise error("E300", f"Rope({d}) expects [..., T, {d}] but gets {_show(t)}",
+                            node.span)
         if d % 2:
             raise error("E304", f"Rope needs an even head dimension, got {d}", node.span)
         return TupleShape((first, second))
     if op == "AttentionQK":
         if len(first.dims) < 2 or not _compatible(first, second):
             raise error("E300", f"AttentionQK needs queries and keys of the same shape "
-                        f"[..., T, d] but gets {first} and {second}", node.span)
+                        f"[..., T, d] but gets {_show(first)} and {_show(second)}", node.span)
         return TensorShape(first.dims[:-1] + (first.dims[-2],))
     # ApplyAttentionScores: (v, scores) -> scores @ v
     v, scores = first, second
@@ -277,5 +291,5 @@ def _pair_bond(node: ir.Bond, first: TensorShape, second: TensorShape) -> Shape:
             or not _same(scores.dims[-1], v.dims[-2])
             or not all(_same(x, y) for x, y in zip(scores.dims[:-2], v.dims[:-2]))):
         raise error("E300", f"ApplyAttentionScores needs (values [..., T, d], scores "
-                    f"[..., T, T]) but gets ({v}, {scores})", node.span)
+                    f"[..., T, T]) but gets ({_show(v)}, {_show(scores)})", node.span)
     return TensorShape(scores.dims[:-1] + v.dims[-1:])

@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from modc.runtime import ATOM_CLASSES, Conv2D, Embed, Linear
+from modc.runtime import ATOM_CLASSES, Atom, Conv2D, Embed, Linear
 
 # Relative Frobenius distance between the NS polar factor and the exact U Vᵀ for rectangular
 # Gaussian gradients: measured 0.0026–0.0034 (the band [0.9955, 0.9994] of the singular
@@ -158,8 +158,10 @@ def test_conv_dual_vs_polar_per_tap() -> None:
     torch.testing.assert_close(P, Conv2D.dual(G, [1.0, 1.0]))
 
 
-@pytest.mark.parametrize("cls, shape", [(Linear, (12, 20)), (Embed, (30, 8)), (Conv2D, (6, 4, 3, 3))])
-def test_zero_and_tiny_gradients(cls: type[Linear], shape: tuple[int, ...]) -> None:
+@pytest.mark.parametrize(
+    "cls, shape", [(Linear, (12, 20)), (Embed, (30, 8)), (Conv2D, (6, 4, 3, 3))]
+)
+def test_zero_and_tiny_gradients(cls: type[Atom], shape: tuple[int, ...]) -> None:
     zero = cls.dual(torch.zeros(2, *shape), [1.0, 2.0])
     assert torch.equal(zero, torch.zeros(2, *shape))
     torch.manual_seed(8)
