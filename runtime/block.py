@@ -124,6 +124,7 @@ class Network(Block):
             process_group=process_group,
         )
 
+    @torch.no_grad()
     def dualize(
         self, grads: Sequence[Tensor | None] | None = None, target_norm: float = 1.0
     ) -> list[Tensor]:

@@ -109,7 +109,11 @@ def rope(pair: Sequence[Tensor], d_head: int, base: float = 10000) -> tuple[Tens
     inv_freq = 1.0 / base ** (steps / rope_dim)
     positions = torch.arange(q.shape[-2], dtype=angle_dtype, device=q.device)
     freqs = torch.outer(positions, inv_freq)  # [T, rope_dim]
-    cos, sin = freqs.cos().to(q.dtype), freqs.sin().to(q.dtype)
+    # Modula 2's Rope.get_cached returns (sin, cos) and Rope.rotate unpacks it as
+    # (cos, sin), so the rotation Modula computes uses sin where its formula reads cos and
+    # vice versa. modc agrees with Modula number for number, so it does the same: still a
+    # rotation by a per-position angle (pi/2 - theta), hence still relative in position.
+    cos, sin = freqs.sin().to(q.dtype), freqs.cos().to(q.dtype)
     return _rope_rotate(q, cos, sin, rope_dim), _rope_rotate(k, cos, sin, rope_dim)
 
 

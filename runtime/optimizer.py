@@ -82,6 +82,8 @@ class ModularOptimizer(torch.optim.Optimizer):
         if weight_decay < 0:
             raise ValueError(f"weight_decay must be non-negative, got {weight_decay}")
         entries = list(network.atom_entries())
+        if not entries:
+            raise ValueError(f"{type(network).__name__} has no atoms, so nothing to optimize")
         params = [e.module.weight for e in entries]
         defaults = {
             "lr": lr,

@@ -85,7 +85,8 @@ def rope(x: torch.Tensor, base: float = 10000.0) -> torch.Tensor:
     half = d // 2
     inverse_frequencies = 1 / base ** (torch.arange(half) / half)
     freqs = torch.outer(torch.arange(T), inverse_frequencies)
-    cos, sin = torch.cos(freqs), torch.sin(freqs)
+    # Modula 2's get_cached returns (sin, cos) and rotate unpacks it as (cos, sin).
+    cos, sin = torch.sin(freqs), torch.cos(freqs)
     x1, x2 = x[..., half:], x[..., :half]
     return torch.cat([cos * x1 + sin * x2, -sin * x1 + cos * x2], dim=-1)
 

@@ -24,6 +24,13 @@ SETTINGS = settings(max_examples=150, deadline=2000,
                     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
 
 
+@pytest.fixture(scope="module", autouse=True)
+def warm_front_end() -> None:
+    """Build the parser tables and raise the recursion limit (compile_source does both on
+    first use) before hypothesis times examples and watches the recursion limit."""
+    compile_source("warm.mod", text="net N = Linear(2, 2)\n")
+
+
 def expanded_mass(node: ir.Node) -> float:
     if isinstance(node, ir.Atom):
         return node.atom_mass
@@ -79,14 +86,18 @@ def width_preserving(names: tuple[str, ...]) -> st.SearchStrategy[str]:
     return st.recursive(leaves, extend, max_leaves=10)
 
 
+MODULES = width_preserving(("base",))
+BASE = width_preserving(())
+
+
 @st.composite
 def well_formed_programs(draw) -> tuple[str, int]:
     width = draw(st.integers(1, 64))
     scale = draw(st.sampled_from(["0.5", "3", "-2", "1e-3"]))
-    modules = width_preserving(("base",))
+    modules = MODULES
     text = (
         f"# generated\nparam w = {width}\nparam s = {scale}\n"
-        f"let base = {draw(width_preserving(()))}\n"
+        f"let base = {draw(BASE)}\n"
         "def Block(m) = m @ Linear(w, w)\n"
         "def Wide(n=w) = Linear(n, n)\n"
         f"net N(x: [w]) = {draw(modules)}\n"
@@ -248,5 +259,5 @@ def test_explain_never_prints_a_traceback(folder: Path, text: str) -> None:
         code = main(["explain", str(path)])
     assert code in (0, 1), err.getvalue()
     assert "Traceback" not in err.getvalue()
-    if code == 0:
+    if code == 0 and "net" in text:
         assert out.getvalue().startswith("net ")

@@ -20,8 +20,10 @@ def modula_rope_reference(x: Tensor, d_head: int, base: float = 10000) -> Tensor
         for i in range(rope_dim):
             theta = t * (1.0 / base ** (i / rope_dim))
             x1, x2 = x[..., t, rope_dim + i], x[..., t, i]
-            out[..., t, i] = math.cos(theta) * x1 + math.sin(theta) * x2
-            out[..., t, rope_dim + i] = -math.sin(theta) * x1 + math.cos(theta) * x2
+            # As Modula 2 executes it: get_cached returns (sin, cos), rotate unpacks it as
+            # (cos, sin), so sin stands where the formula reads cos and vice versa.
+            out[..., t, i] = math.sin(theta) * x1 + math.cos(theta) * x2
+            out[..., t, rope_dim + i] = -math.cos(theta) * x1 + math.sin(theta) * x2
     return out
 
 
@@ -32,10 +34,10 @@ def test_rope_matches_modula_formula() -> None:
     rq, rk = bonds.rope((q, k), 8)
     torch.testing.assert_close(rq, modula_rope_reference(q, 8))
     torch.testing.assert_close(rk, modula_rope_reference(k, 8))
-    # A rotation per pair: norms are kept; at position 0 the output is the input with its
-    # halves swapped (y1 comes from x[..., rope_dim:]), as in Modula.
+    # A rotation per pair: norms are kept; at position 0 (theta = 0) Modula's executed
+    # formula gives y1 = x[..., :rope_dim] and y2 = -x[..., rope_dim:].
     torch.testing.assert_close(rq.norm(dim=-1), q.norm(dim=-1))
-    torch.testing.assert_close(rq[..., 0, :], torch.cat([q[..., 0, 4:], q[..., 0, :4]], -1))
+    torch.testing.assert_close(rq[..., 0, :], torch.cat([q[..., 0, :4], -q[..., 0, 4:]], -1))
 
 
 def test_rope_scores_depend_on_relative_position() -> None:

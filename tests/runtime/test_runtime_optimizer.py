@@ -238,6 +238,13 @@ def test_closure_and_validation() -> None:
     with pytest.raises(ValueError, match="one parameter group"):
         opt.add_param_group({"params": [torch.zeros(2, requires_grad=True)]})
 
+    class Empty(Network):
+        PLAN = ()
+
+    with pytest.raises(ValueError, match="Empty has no atoms"):
+        Empty().optimizer(0.1)
+    assert Empty().dualize() == [] and Empty().modular_norm() == 0.0
+
 
 def test_trains_on_digits() -> None:
     from sklearn.datasets import load_digits
