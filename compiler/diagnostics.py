@@ -2,7 +2,7 @@
 
 Format (DESIGN.md, Diagnostics)::
 
-    net.mod:3:35: error: unknown name 'Relu' [E201]
+    net.mod:3:34: error: unknown name 'Relu' [E201]
         3 | net MLP(x: [8]) = Linear(4, 8) @ Relu
           |                                  ^^^^
          = hint: did you mean 'ReLU'?

@@ -17,7 +17,7 @@ from modc import syntax as ast
 from modc.calls import bind, builtin_spec, check_arg, make_builtin, sqrt
 from modc.catalog import BUILTINS, FUNCTIONS, REQUIRED
 from modc.diagnostics import CompileError, Diagnostic, Severity, error, suggest
-from modc.loader import PRELUDE_PATH, Loader
+from modc.loader import Loader
 from modc.source import Span
 from modc.values import (
     BuiltinValue, DefValue, NodeBudget, TupleValue, Value, check_number, clone, is_number,
@@ -122,6 +122,9 @@ class Elaborator:
         scope.local[stmt.name] = _Binding(stmt, scope, symbol)
 
     def _import(self, scope: FileScope, stmt: ast.Import) -> None:
+        if "\0" in stmt.path:  # the OS rejects it with ValueError, not OSError
+            raise error("E105", "cannot import a file name with a NUL character",
+                        stmt.path_span)
         real, display = self.loader.resolve(scope.module.source, stmt.path)
         chain = [os.path.basename(s) for s in self.loader._stack]
         self.loader.enter(real, stmt.path_span, chain)

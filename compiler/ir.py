@@ -157,6 +157,20 @@ class Repeat(Node):
         return (self.body,)
 
 
+@dataclass(frozen=True, eq=False)
+class FusedChain:
+    """Bonds applied one after another that the generated code runs as one fused kernel.
+
+    Found by ``modc.passes.fuse.fuse_bonds``. ``bonds`` are consecutive in application
+    order (first applied first) along one sequence of compositions; ``axes`` are the
+    trailing per-example axes that the row-wise bonds among them reduce over, or ``()``
+    when every bond is element-wise.
+    """
+
+    bonds: tuple[Bond, ...]
+    axes: tuple[int, ...] = ()
+
+
 @dataclass(eq=False)
 class Net:
     """An exported network: ``net NAME(x: SHAPE) = body``."""
@@ -166,6 +180,8 @@ class Net:
     body: Node
     span: Span | None = None
     input_name: str = "x"
+    # fuse_bonds: the fused chains of every scope, in the order the pass finds them.
+    chains: list[FusedChain] = field(default_factory=list)
 
 
 @dataclass(eq=False)

@@ -7,11 +7,12 @@ from functools import lru_cache
 from importlib import resources
 
 from modc.diagnostics import CompileError, Diagnostic, Severity, error
-from modc.parser import parse
+from modc.parser import MAX_SOURCE_CHARS, parse
 from modc.source import SourceFile, Span
 from modc.syntax import Module
 
 PRELUDE_PATH = "<prelude>"
+MAX_SOURCE_BYTES = 4 * MAX_SOURCE_CHARS
 
 
 class InputError(Exception):
@@ -22,11 +23,15 @@ def read_source(path: str, display: str | None = None, span: Span | None = None)
     """Read and decode one file; undecodable bytes are a positioned diagnostic."""
     try:
         with open(path, "rb") as fh:
-            data = fh.read()
+            # Bounded: "/dev/zero" or a huge file must not exhaust memory (4 bytes per
+            # character is UTF-8's maximum, so every file the parser accepts fits).
+            data = fh.read(MAX_SOURCE_BYTES + 1)
     except OSError as exc:
         if span is None:
             raise InputError(f"cannot read {display or path}: {exc.strerror}") from None
         raise error("E105", f"cannot import \"{display or path}\": {exc.strerror}", span) from None
+    if len(data) > MAX_SOURCE_BYTES:
+        raise error("E904", f"{display or path} is larger than {MAX_SOURCE_BYTES:,} bytes", span)
     return decode(data, display or path)
 
 

@@ -95,17 +95,17 @@ def _power(elab: Elaborator, expr: ast.BinOp, left: Value, right: Value, env: _E
     if not is_number(right):
         raise error("E400", f"the power of a module must be a number, got {kind_name(right)}",
                     expr.right.span)
-    if isinstance(right, float):
-        if not right.is_integer():
-            raise error("E400", f"non-integer power {right:g}", expr.right.span,
-                        hint="'m ** n' composes n copies of m; n must be a whole number")
-        right = int(right)
+    if isinstance(right, float) and not right.is_integer():
+        raise error("E400", f"non-integer power {right:g}", expr.right.span,
+                    hint="'m ** n' composes n copies of m; n must be a whole number")
     if right < 0:
-        raise error("E400", f"negative power {right}", expr.right.span,
+        raise error("E400", f"negative power {right:g}", expr.right.span,
                     hint="'m ** n' composes n copies of m; n must be 0 or more")
     if right > limits.MAX_REPEAT:
-        raise error("E901", f"repeat count {right:,} is above the limit of "
+        shown = f"{right:,}" if isinstance(right, int) else f"{right:g}"  # 1e+300, not 300 digits
+        raise error("E901", f"repeat count {shown} is above the limit of "
                     f"{limits.MAX_REPEAT:,}", expr.right.span)
+    right = int(right)
     if right == 0:
         return elab.bond("Identity", {}, expr.span, env)
     elab.budget.charge(1, expr.span)

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from modc import ir
 from modc.diagnostics import CompileError, Diagnostic
 from modc.elaborate import Elaborator, check_overrides
+from modc.passes.fuse import fuse_bonds
 from modc.passes.norms import compute_norms
 from modc.passes.shapes import infer_shapes
 from modc.passes.sizes import check_sizes
@@ -25,6 +26,7 @@ PASSES = (
     ("infer shapes", infer_shapes),
     ("check sizes", check_sizes),
     ("compute norms", compute_norms),
+    ("fuse bond chains", fuse_bonds),
 )
 
 # Python recursion over deep IR trees: nesting is bounded by modc.limits.MAX_HEIGHT.

@@ -277,9 +277,9 @@ TEMPLATE_WORDS = {
     "torch", "nn", "ModuleList", "modc", "runtime", "bonds", "_rt", "_b", "check", "gen",
     "source", "Network", "Block", "NAME", "PLAN", "__init__", "self", "device", "dtype",
     "super", "forward", "x", "block", "range", "_", "ATOMS", "atom_table", "__all__",
-    "Linear", "Embed", "Conv2D", "kernel", "stride", "padding",
+    "Linear", "Embed", "Conv2D", "kernel", "stride", "padding", "kernels", "_k", "chain",
 } | {fn for fn, _ in pytorch._BOND_FUNCTIONS.values()}
-GENERATED_WORD = re.compile(r"h\d+|(linear|embed|conv2d|repeat)\d+")
+GENERATED_WORD = re.compile(r"h\d+|(linear|embed|conv2d|repeat)\d+|_CHAIN_\d+_*")
 
 
 def assert_only_template_code(code: str, classes: set[str]) -> None:
@@ -310,13 +310,15 @@ HOSTILE_NAMES = [
     "class", "torch", "_rt", "_b", "ATOMS", "super", "range", "float", "__init__", "__all__",
     "_", "__", "None", "True", "match", "case", "type", "self", "forward", "x", "block",
     "torch_", "_torch_Repeat0", "_super_Repeat0", "NAME", "PLAN", "Network", "Block", "h1",
+    "_k", "_CHAIN_0", "chain",
 ]
 
 
 def test_hostile_net_names_compile_to_safe_distinct_classes(tmp_path: Path) -> None:
     lines = []
     for i, name in enumerate(HOSTILE_NAMES):
-        body = "Linear(4, 4) ** 2" if i % 2 else "ReLU @ Linear(4, 4)"
+        # The second body is a fused chain: its spec constant must not clash with a class.
+        body = "Linear(4, 4) ** 2" if i % 2 else "ReLU @ Abs * 2 @ Linear(4, 4)"
         lines.append(f"net {name}(x: [4]) = {body}  # \"\"\"; import os; os.system('x')\n")
     (tmp_path / "hostile.mod").write_text("".join(lines))
     result = compile_source(str(tmp_path / "hostile.mod"))
@@ -334,6 +336,8 @@ def test_hostile_net_names_compile_to_safe_distinct_classes(tmp_path: Path) -> N
         assert len(module.ATOMS[name]) == (2 if i % 2 else 1)
     assert module.class_.NAME == "class" and module.torch_.NAME == "torch"
     assert module.net__init__.NAME == "__init__"
+    assert module._k_.NAME == "_k" and module._CHAIN_0.NAME == "_CHAIN_0"
+    assert module._CHAIN_0_ == (("mul", 2.0), ("abs",), ("relu",))  # the chain, renamed
     body_classes = set(re.findall(r"^class (_\w+_Repeat0_*)\(", code, re.M))
     assert_only_template_code(code, set(classes) | body_classes)
     assert "os" not in re.findall(r"\w+", code.split("_rt.check")[1])

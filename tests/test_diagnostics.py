@@ -6,10 +6,14 @@ and count code points; the caret covers the offending span on its first line.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
+import modc.loader
 from modc import limits
 from modc.diagnostics import CODES, Diagnostic, Severity, error
+from modc.loader import MAX_SOURCE_BYTES
 from modc.parser import MAX_BRACKET_DEPTH, MAX_EXPR_DEPTH, MAX_SOURCE_CHARS
 from modc.pipeline import compile_source
 
@@ -673,6 +677,14 @@ def test_import_of_a_directory(write_files, monkeypatch) -> None:
     )
 
 
+def test_import_name_with_a_nul_character() -> None:
+    assert rendered('import "a\0b.mod"\n') == lines(
+        "net.mod:1:8: error: cannot import a file name with a NUL character [E105]",
+        '    1 | import "a\ufffdb.mod"',
+        "      |        ^^^^^^^^^",
+    )
+
+
 def test_undecodable_bytes(write_files, monkeypatch) -> None:
     monkeypatch.chdir(write_files({"a.mod": b"let a = 1\nlet b = \xff\n"}))
     assert rendered(None, "a.mod") == lines(
@@ -691,6 +703,21 @@ def test_undecodable_bytes_in_an_import(write_files, monkeypatch) -> None:
         "      | ^",
         "     = hint: save the file as UTF-8",
     )
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_import_of_an_endless_file() -> None:
+    assert rendered('import "/dev/zero"\n') == lines(
+        f"net.mod:1:8: error: /dev/zero is larger than {MAX_SOURCE_BYTES:,} bytes [E904]",
+        '    1 | import "/dev/zero"',
+        "      |        ^^^^^^^^^^^",
+    )
+
+
+def test_main_file_too_large_to_read(write_files, monkeypatch) -> None:
+    monkeypatch.chdir(write_files({"big.mod": "#" * 101}))
+    monkeypatch.setattr(modc.loader, "MAX_SOURCE_BYTES", 100)
+    assert rendered(None, "big.mod") == "modc: error: big.mod is larger than 100 bytes [E904]"
 
 
 def test_file_too_large() -> None:
@@ -756,6 +783,14 @@ def test_repeat_limit() -> None:
         f"{limits.MAX_REPEAT:,} [E901]",
         f"    1 | net N = Linear(3, 3) ** {count}",
         "      |                         " + "^" * len(str(count)),
+    )
+
+
+def test_repeat_limit_with_a_huge_float_count() -> None:
+    assert rendered("net N = Linear(3, 3) ** 1e300\n") == lines(
+        "net.mod:1:25: error: repeat count 1e+300 is above the limit of 100,000 [E901]",
+        "    1 | net N = Linear(3, 3) ** 1e300",
+        "      |                         ^^^^^",
     )
 
 
@@ -826,3 +861,30 @@ def test_nesting_limit_of_definitions_calling_definitions() -> None:
         "       | ^^^^^^^^^^^^^^",
         "      = hint: name intermediate results with 'let', or repeat with '** n'",
     )
+
+
+# --- the reference's tables --------------------------------------------------------------
+
+LANGUAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "language.md"
+
+
+def test_every_code_is_in_the_reference() -> None:
+    doc = LANGUAGE_DOC.read_text("utf-8")
+    for code, meaning in CODES.items():
+        assert f"| {code} | {meaning} |" in doc
+
+
+def test_limits_table_matches_the_constants() -> None:
+    doc = LANGUAGE_DOC.read_text("utf-8")
+    rows = [
+        (MAX_SOURCE_CHARS, "E904"), (MAX_SOURCE_BYTES, "E904"), (MAX_BRACKET_DEPTH, "E900"),
+        (MAX_EXPR_DEPTH, "E900"),
+        (limits.MAX_HEIGHT, "E900"), (limits.MAX_CALL_DEPTH, "E900"),
+        (limits.MAX_NODES, "E904"), (limits.MAX_STEPS, "E904"), (limits.MAX_DIM, "E902"),
+        (limits.MAX_RANK, "E303"), (limits.MAX_REPEAT, "E901"),
+    ]
+    for value, code in rows:
+        assert f"| {value:,} | {code} |" in doc
+    for value, code in ((limits.MAX_INT, "E403"), (limits.MAX_PARAMETERS, "E903")):
+        exponent = len(str(value)) - 1
+        assert value == 10**exponent and f"| 10^{exponent} | {code} |" in doc

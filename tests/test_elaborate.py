@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import pytest
 
@@ -152,6 +154,13 @@ def test_keyword_arguments_and_defaults() -> None:
     assert atoms(net(text + "net N = F(1)\n").body)[0].args == {"out": 10, "in": 2}
     assert atoms(net(text + "net N = F(1, c=5)\n").body)[0].args == {"out": 5, "in": 2}
     assert atoms(net(text + "net N = F(b=3, a=2)\n").body)[0].args == {"out": 20, "in": 3}
+
+
+def test_parameter_without_default_after_one_with_default() -> None:
+    text = "def F(a=1, b) = Linear(a, b)\n"
+    assert atoms(net(text + "net N = F(b=3)\n").body)[0].args == {"out": 1, "in": 3}
+    result = compile_source("t.mod", text=text + "net N = F(2)\n")
+    assert [d.message for d in result.diagnostics] == ["F is missing argument 'b'"]
 
 
 def test_defs_without_arguments() -> None:
@@ -308,6 +317,13 @@ def test_tare_only_touches_its_part() -> None:
     assert n.body.mass == 11.0
 
 
+def test_tare_example_of_the_reference() -> None:
+    n = net("net T(x: [32]) = Linear(10, 32) @ tare(((ReLU @ Linear(32, 32)) ** 2) ** 4, 5) "
+            "@ Linear(32, 32)\n")
+    assert [a.atom_mass for a in atoms(n.body)] == [1.0, 5 / 8, 1.0]
+    assert n.body.mass == pytest.approx(7.0)
+
+
 def test_tare_is_recorded_for_lint() -> None:
     result = compile_source("t.mod", text="net N = tare(Linear(3, 3) ** 2, 6)\n")
     (record,) = result.program.tares
@@ -414,3 +430,29 @@ def test_a_net_that_is_a_tuple_of_modules() -> None:
 ])
 def test_values_of_the_wrong_kind(text: str, code: str) -> None:
     assert codes(compile_source("t.mod", text=text + "\n")) == [code]
+
+
+# --- the examples of docs/language.md --------------------------------------------------------
+
+LANGUAGE_DOC = Path(__file__).resolve().parents[1] / "docs" / "language.md"
+
+
+def doc_examples() -> list:
+    """Each ``mod`` block of the reference, with the ``text`` block right after it, if any."""
+    blocks = re.findall(r"```(\w*)\n(.*?)```", LANGUAGE_DOC.read_text("utf-8"), re.S)
+    examples = []
+    for k, (lang, body) in enumerate(blocks):
+        if lang == "mod":
+            after = blocks[k + 1] if k + 1 < len(blocks) else ("", "")
+            expected = after[1] if after[0] == "text" else None
+            examples.append(pytest.param(body, expected, id=f"block{k}"))
+    return examples
+
+
+@pytest.mark.parametrize("source, expected", doc_examples())
+def test_language_doc_examples(write_files, monkeypatch, source, expected) -> None:
+    imports = re.findall(r'^import "(.*)"', source, re.M)
+    monkeypatch.chdir(write_files({name: "" for name in imports}))
+    result = compile_source("net.mod", text=source)
+    rendered = "".join(d.render() + "\n" for d in result.diagnostics)
+    assert rendered == (expected or "")

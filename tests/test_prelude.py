@@ -7,6 +7,10 @@ which is weight order (DESIGN.md); repeats are expanded copy by copy here.
 
 from __future__ import annotations
 
+import re
+from importlib import resources
+from pathlib import Path
+
 import pytest
 
 from modc import ir
@@ -187,3 +191,19 @@ def test_rescnn() -> None:
 def test_rescnn_blocks_mass() -> None:
     net = compiled("net C(x: [3, 8, 8]) = ResCNN(4, 3, 1, 3, 10, blocks_mass=6)")
     assert [m for _, _, m in atom_rows(net.body)] == [1.0, 2.0, 2.0, 2.0, 1.0]
+
+
+def test_the_reference_shows_the_prelude_as_it_is() -> None:
+    doc = (Path(__file__).resolve().parents[1] / "docs" / "language.md").read_text("utf-8")
+    section = doc[doc.index("## The prelude"):]
+    shown = section[section.index("```\n") + 4:section.index("\n```", section.index("```\n"))]
+    prelude = resources.files("modc.grammar").joinpath("prelude.mod").read_text("utf-8")
+    code = "\n".join(line for line in prelude.splitlines() if not line.startswith("#"))
+
+    def squash(text: str) -> str:
+        return re.sub(r"\s+", " ", text).strip()
+
+    shown_defs = re.split(r"\n(?=def )", shown.strip())
+    assert [d.split("(")[0] for d in shown_defs] == [
+        "def MLP", "def Attention", "def Residual", "def GPT", "def ResMLP", "def ResCNN"]
+    assert squash(" ".join(shown_defs)) == squash(code)

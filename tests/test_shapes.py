@@ -116,6 +116,9 @@ def test_conv2d_errors() -> None:
         "E300", "shape mismatch: Conv2D(16, 3, 3, 1, 1) expects [3, height, width] but gets "
         "[4, 8, 8]")
     assert fails(conv(16, 3), T(3, 8))[0] == "E300"
+    assert fails(conv(3, 3, 3, 1, 10**8), T(3, 8, 8)) == (
+        "E902", "Conv2D(3, 3, 3, 1, 100000000) gives a dimension of 200,000,006, above the "
+        "limit of 100,000,000")
     assert fails(conv(16, 3), T(3, 8, 8, dtype="int"))[0] == "E302"
 
 
@@ -181,6 +184,8 @@ def test_split_and_merge_heads() -> None:
         "E304", "SplitHeads(5): the feature dimension 64 is not a multiple of 5")
     assert fails(bond("SplitHeads", heads=2), T(64))[0] == "E300"
     assert fails(bond("MergeHeads"), T(10, 64))[0] == "E300"
+    assert out(bond("MergeHeads"), T(10**4, 2, 10**4)) == T(2, 10**8)
+    assert fails(bond("MergeHeads"), T(10**4, 2, 10**4 + 1))[0] == "E902"
 
 
 def test_rope_acts_on_a_pair() -> None:

@@ -30,7 +30,7 @@ PY_KEYWORDS = frozenset(keyword.kwlist) | {"_", "case", "match", "type"}
 
 # Names the generated module binds or reads at module level, and the builtins it calls:
 # a net class of one of these names would shadow them.
-MODULE_NAMES = frozenset({"ATOMS", "_b", "_rt", "float", "range", "super", "torch"})
+MODULE_NAMES = frozenset({"ATOMS", "_b", "_k", "_rt", "float", "range", "super", "torch"})
 
 _WORD = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.+/-]*")
 

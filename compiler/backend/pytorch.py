@@ -5,14 +5,16 @@ Python prepares a context of plain records (classes, PLAN rows, forward statemen
 subclass and each repeat body a ``modc.runtime.Block`` subclass used through a
 ``torch.nn.ModuleList``, so a repeat is one loop however many copies it has. The PLAN
 tables follow docs/internals.md; attribute names come from
-:func:`modc.passes.norms.scope_names`, so they match ``modc explain --json``.
+:func:`modc.passes.norms.scope_names`, so they match ``modc explain --json``. Each chain
+that :func:`modc.passes.fuse.fuse_bonds` found becomes one call of
+``modc.runtime.kernels.chain`` with a module-level spec constant (docs/kernels.md).
 """
 
 from __future__ import annotations
 
 import functools
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TypeAlias
 
@@ -52,6 +54,8 @@ _BOND_FUNCTIONS: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 # Arguments that are real numbers however the source wrote them.
 _REAL_ARGS = frozenset({"scale", "s"})
+# Stem of the module-level constants that hold the spec of a fused chain.
+_CHAIN_STEM = "_CHAIN_"
 
 
 # --------------------------------------------------------------------------- context
@@ -92,8 +96,9 @@ class Stmt:
 
     ``op`` is ``atom`` (``out = self.fn(arg)``), ``bond`` (``out = _b.fn(arg, *consts)``),
     ``mul`` (``out = arg * consts[0]``), ``add`` (``out = terms[0] + terms[1] ...``),
-    ``unpack`` (``out = arg`` with ``out`` a tuple of names) or ``repeat`` (``out = arg``,
-    then ``out = block(out)`` for each copy in ``self.fn``).
+    ``unpack`` (``out = arg`` with ``out`` a tuple of names), ``chain`` (``out =
+    _k.chain(arg, fn)``, ``fn`` the name of a chain spec constant) or ``repeat`` (``out =
+    arg``, then ``out = block(out)`` for each copy in ``self.fn``).
     """
 
     op: str
@@ -116,6 +121,15 @@ class ClassContext:
     result: Names
 
 
+@dataclass(frozen=True)
+class ChainConst:
+    """A module-level constant holding the spec of a fused chain (one op tuple per bond)."""
+
+    name: str
+    ops: tuple[tuple[Literal, ...], ...]
+    wrap: bool  # the assignment does not fit on one line: one op per line
+
+
 @dataclass
 class ModuleContext:
     """Everything the template needs for one generated file."""
@@ -128,6 +142,7 @@ class ModuleContext:
     overrides: list[tuple[str, Literal]]  # sorted by name
     classes: list[ClassContext] = field(default_factory=list)
     nets: list[tuple[str, str]] = field(default_factory=list)  # (net name, class name)
+    chains: list[ChainConst] = field(default_factory=list)  # in order of first use
 
     @property
     def uses_torch(self) -> bool:
@@ -136,6 +151,19 @@ class ModuleContext:
     @property
     def uses_bonds(self) -> bool:
         return any(s.op == "bond" for c in self.classes for s in c.stmts)
+
+    def chain_const(self, ops: tuple[tuple[Literal, ...], ...], taken: set[str]) -> str:
+        """The name of the constant holding ``ops``, made on first use; equal specs share."""
+        for const in self.chains:
+            if const.ops == ops:
+                return const.name
+        name = f"{_CHAIN_STEM}{len(self.chains)}"
+        while name in taken:
+            name += "_"
+        taken.add(name)
+        line = f"{name} = {nm.pylit(ops)}"
+        self.chains.append(ChainConst(name, ops, len(line) > LINE_WIDTH))
+        return name
 
 
 def build_context(program: ir.Program) -> ModuleContext:
@@ -157,7 +185,8 @@ def build_context(program: ir.Program) -> ModuleContext:
     for net, (_, cls_name) in zip(program.nets, ctx.nets, strict=True):
         doc = f"{net.name}: {_shape(net.input_shape)} -> {_shape(net.body.out_shape)} per " \
               f"example; {_norms(net.body)}."
-        _add_scope(ctx, net.body, (cls_name, net.name), doc, net.name, taken)
+        fused = {id(bond): chain for chain in net.chains for bond in chain.bonds}
+        _add_scope(ctx, net.body, (cls_name, net.name), doc, net.name, _Names(taken, fused))
     return ctx
 
 
@@ -166,8 +195,17 @@ def _display(path: str) -> str:
     return os.path.basename(path) if os.path.isabs(path) else path
 
 
+@dataclass(frozen=True)
+class _Names:
+    """What naming a net's classes and constants needs: the module-level names in use
+    (class names and chain constants) and the net's fused chains by ``id`` of each bond."""
+
+    taken: set[str]
+    fused: dict[int, ir.FusedChain]
+
+
 def _add_scope(ctx: ModuleContext, root: ir.Node, names: tuple[str, str], doc: str,
-               net_name: str | None, taken: set[str]) -> None:
+               net_name: str | None, module: _Names) -> None:
     """Append the classes of one scope to ``ctx``: the bodies of its repeats, then itself.
 
     ``names`` is the scope's class name and its module path (``GPT.repeat0``).
@@ -178,15 +216,16 @@ def _add_scope(ctx: ModuleContext, root: ir.Node, names: tuple[str, str], doc: s
     for node in scope_walk(root):
         if isinstance(node, ir.Repeat):
             attr = attrs[id(node)]
-            body = _body_class(cls_name, attr, taken)
+            body = _body_class(cls_name, attr, module.taken)
             bodies[id(node)] = body
             path = f"{scope_path}.{attr}"
             body_doc = f"{path}[k] (k < {node.count}): {_shape(node.in_shape)} -> " \
                        f"{_shape(node.out_shape)}; {_norms(node.body)}."
-            _add_scope(ctx, node.body, (body, path), body_doc, None, taken)
+            _add_scope(ctx, node.body, (body, path), body_doc, None, module)
     members = [_member(node, attrs, bodies) for node in scope_walk(root)
                if isinstance(node, (ir.Atom, ir.Repeat))]
-    forward = _Forward(attrs)
+    forward = _Forward(attrs, module.fused,
+                       lambda ops: ctx.chain_const(ops, module.taken))
     result = forward.emit(root, "x")
     ctx.classes.append(ClassContext(cls_name, doc, net_name, members, forward.stmts, result))
 
@@ -285,13 +324,20 @@ def _norms(node: ir.Node) -> str:
 
 
 class _Forward:
-    """Straight-line code of one scope: one statement per atom, bond and repeat."""
+    """Straight-line code of one scope: one statement per atom, bond, fused chain and repeat.
 
-    def __init__(self, attrs: dict[int, str]) -> None:
+    ``fused`` maps ``id`` of a bond to its chain; ``chain_const`` names a chain's spec.
+    """
+
+    def __init__(self, attrs: dict[int, str], fused: dict[int, ir.FusedChain],
+                 chain_const: Callable[[tuple[tuple[Literal, ...], ...]], str]) -> None:
         self.attrs = attrs
+        self.fused = fused
+        self.chain_const = chain_const
         self.stmts: list[Stmt] = []
         self._count = 0
         self._unpacked: dict[str, tuple[str, ...]] = {}  # variables are assigned once
+        self._chain_out: dict[int, Names] = {}  # id of a chain -> the variable it assigned
 
     def fresh(self) -> str:
         self._count += 1
@@ -316,6 +362,9 @@ class _Forward:
     def _bond(self, node: ir.Bond, value: Names) -> Names:
         if node.op == "Identity":
             return value
+        chain = self.fused.get(id(node))
+        if chain is not None:
+            return self._chain(chain, node, value)
         if node.op == "Add":
             shape = node.in_shape
             assert isinstance(shape, ir.TupleShape)
@@ -324,6 +373,21 @@ class _Forward:
             return self._stmt(Stmt("mul", self.fresh(), value, consts=(_real(node.args["s"]),)))
         fn, _ = _BOND_FUNCTIONS[node.op]
         return self._stmt(Stmt("bond", self.fresh(), value, fn=fn, consts=_bond_consts(node)))
+
+    def _chain(self, chain: ir.FusedChain, node: ir.Bond, value: Names) -> Names:
+        """One call for the whole chain at its first bond; its other bonds emit nothing."""
+        if node is chain.bonds[0]:
+            name = self.chain_const(tuple(_chain_op(b) for b in chain.bonds))
+            out = self._stmt(Stmt("chain", self.fresh(), value, fn=name))
+            self._chain_out[id(chain)] = out
+            return out
+        # fuse_bonds only joins bonds that follow one another with nothing but Identity
+        # between them, so the value reaching a later bond is the chain's output.
+        out = self._chain_out.get(id(chain))
+        if out != value:
+            raise ValueError(f"internal compiler error: {node.op} of a fused chain is not "
+                             f"applied right after the chain's previous bond")
+        return value
 
     def _items(self, value: Names, shape: ir.TupleShape) -> tuple[Names, ...]:
         """The members of a tuple value, unpacking a variable that holds a whole tuple."""
@@ -347,6 +411,15 @@ class _Forward:
         names = tuple(t for t in terms if isinstance(t, str))
         assert len(names) == len(terms), "a tensor-shaped value is always one variable"
         return self._stmt(Stmt("add", self.fresh(), terms=names))
+
+
+def _chain_op(node: ir.Bond) -> tuple[Literal, ...]:
+    """One op of a chain spec: the name of the bond's function in modc.runtime.bonds, then
+    the arguments the generated code would pass it (``Mul(s)`` is ``("mul", s)``)."""
+    if node.op == "Mul":
+        return ("mul", _real(node.args["s"]))
+    fn, _ = _BOND_FUNCTIONS[node.op]
+    return (fn, *_bond_consts(node))
 
 
 def _bond_consts(node: ir.Bond) -> tuple[Literal, ...]:

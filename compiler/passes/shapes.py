@@ -152,6 +152,7 @@ def _conv(node: ir.Atom, shape: TensorShape) -> TensorShape:
         if size < 1:
             raise error("E300", f"{ir.describe(node)} leaves no output positions for an input "
                         f"of size {d} (kernel {k}, padding {p})", node.span)
+        _check_dim(node, size)
         spatial.append(size)
     return TensorShape((a["out"], *spatial))
 
@@ -221,9 +222,17 @@ def _bond(node: ir.Bond, shape: Shape) -> Shape:
             raise error("E300", f"MergeHeads expects [heads, T, d_head] but gets {_show(t)}",
                         node.span)
         h, tt, dh = t.dims[-3:]
-        merged = None if h is None or dh is None else h * dh
+        merged = None if h is None or dh is None else _check_dim(node, h * dh)
         return TensorShape(t.dims[:-3] + (tt, merged))
     raise error("E999", f"no shape rule for bond {op}", node.span)
+
+
+def _check_dim(node: ir.Node, size: int) -> int:
+    """Computed dimensions obey the same limit as written ones (limits.MAX_DIM)."""
+    if size > limits.MAX_DIM:
+        raise error("E902", f"{ir.describe(node)} gives a dimension of {size:,}, above the "
+                    f"limit of {limits.MAX_DIM:,}", node.span)
+    return size
 
 
 def _flatten(node: ir.Bond, t: TensorShape) -> TensorShape:

@@ -5,8 +5,13 @@
 
 import modc.runtime as _rt
 from modc.runtime import bonds as _b
+from modc.runtime import kernels as _k
 
 _rt.check(gen=(0, 1, 0), source="tests/golden/attention.mod")
+
+# Chains of element-wise and row-wise bonds, one op per bond (docs/kernels.md): each runs
+# as one fused Triton kernel on CUDA, and as the bonds one by one elsewhere.
+_CHAIN_0 = (("causal_mask",), ("softmax", 2.0))
 
 # Each class lists its atoms and repeats in weight order in PLAN (docs/internals.md):
 #   ("atom", attribute, kind, weight shape, mass, target norm, dual map)
@@ -42,13 +47,12 @@ class Attend(_rt.Network):
         h7 = _b.split_heads(h6, 4)
         h8 = _b.rope((h5, h7), 8, 10000)
         h9 = _b.attention_qk(h8)
-        h10 = _b.causal_mask(h9)
-        h11 = _b.softmax(h10, 2.0)
-        h12 = _b.apply_attention_scores((h3, h11))
-        h13 = h12 * 0.3333333333333333
-        h14 = _b.merge_heads(h13)
-        h15 = self.linear3(h14)
-        return h15
+        h10 = _k.chain(h9, _CHAIN_0)
+        h11 = _b.apply_attention_scores((h3, h10))
+        h12 = h11 * 0.3333333333333333
+        h13 = _b.merge_heads(h12)
+        h14 = self.linear3(h13)
+        return h14
 
 
 class Tokens(_rt.Network):

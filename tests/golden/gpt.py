@@ -6,8 +6,13 @@
 import torch
 import modc.runtime as _rt
 from modc.runtime import bonds as _b
+from modc.runtime import kernels as _k
 
 _rt.check(gen=(0, 1, 0), source="examples/gpt.mod")
+
+# Chains of element-wise and row-wise bonds, one op per bond (docs/kernels.md): each runs
+# as one fused Triton kernel on CUDA, and as the bonds one by one elsewhere.
+_CHAIN_0 = (("causal_mask",), ("softmax", 1.0))
 
 # Each class lists its atoms and repeats in weight order in PLAN (docs/internals.md):
 #   ("atom", attribute, kind, weight shape, mass, target norm, dual map)
@@ -52,21 +57,20 @@ class _GPT_Repeat0(_rt.Block):
         h7 = _b.split_heads(h6, 4)
         h8 = _b.rope((h5, h7), 32, 10000)
         h9 = _b.attention_qk(h8)
-        h10 = _b.causal_mask(h9)
-        h11 = _b.softmax(h10, 1.0)
-        h12 = _b.apply_attention_scores((h3, h11))
-        h13 = h12 * 0.3333333333333333
-        h14 = _b.merge_heads(h13)
-        h15 = self.linear3(h14)
-        h16 = h15 * 0.25
-        h17 = h1 + h16
-        h18 = h17 * 0.75
-        h19 = self.linear4(h17)
-        h20 = _b.gelu(h19)
-        h21 = self.linear5(h20)
-        h22 = h21 * 0.25
-        h23 = h18 + h22
-        return h23
+        h10 = _k.chain(h9, _CHAIN_0)
+        h11 = _b.apply_attention_scores((h3, h10))
+        h12 = h11 * 0.3333333333333333
+        h13 = _b.merge_heads(h12)
+        h14 = self.linear3(h13)
+        h15 = h14 * 0.25
+        h16 = h1 + h15
+        h17 = h16 * 0.75
+        h18 = self.linear4(h16)
+        h19 = _b.gelu(h18)
+        h20 = self.linear5(h19)
+        h21 = h20 * 0.25
+        h22 = h17 + h21
+        return h22
 
 
 class GPT(_rt.Network):

@@ -6,8 +6,13 @@
 import torch
 import modc.runtime as _rt
 from modc.runtime import bonds as _b
+from modc.runtime import kernels as _k
 
 _rt.check(gen=(0, 1, 0), source="examples/rescnn.mod")
+
+# Chains of element-wise and row-wise bonds, one op per bond (docs/kernels.md): each runs
+# as one fused Triton kernel on CUDA, and as the bonds one by one elsewhere.
+_CHAIN_0 = (("abs",), ("mean_subtract", (-3, -2, -1)))
 
 # Each class lists its atoms and repeats in weight order in PLAN (docs/internals.md):
 #   ("atom", attribute, kind, weight shape, mass, target norm, dual map)
@@ -29,9 +34,8 @@ class _ResCNN_Repeat0_Repeat0(_rt.Block):
     def forward(self, x):
         h1 = _b.rms_divide(x, (-3, -2, -1))
         h2 = self.conv2d0(h1)
-        h3 = _b.abs(h2)
-        h4 = _b.mean_subtract(h3, (-3, -2, -1))
-        return h4
+        h3 = _k.chain(h2, _CHAIN_0)
+        return h3
 
 
 class _ResCNN_Repeat0(_rt.Block):
