@@ -39,16 +39,16 @@ def parse_define(text: str) -> tuple[str, int | float]:
     name, sep, value = text.partition("=")
     name, value = name.strip(), value.strip()
     if not sep or not name.isidentifier():
-        raise UsageError(f"-D {text}: expected NAME=VALUE, for example -D width=1024")
+        raise UsageError(f"modc: -D {text}: expected NAME=VALUE, for example -D width=1024")
     try:
         number: int | float = int(value)
     except ValueError:
         try:
             number = float(value)
         except ValueError:
-            raise UsageError(f"-D {text}: '{value}' is not a number") from None
+            raise UsageError(f"modc: -D {text}: '{value}' is not a number") from None
     if isinstance(number, float) and number != number or number in (float("inf"), -float("inf")):
-        raise UsageError(f"-D {text}: the value must be finite")
+        raise UsageError(f"modc: -D {text}: the value must be finite")
     return name, number
 
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 MAX_BRACKET_DEPTH = 64
 MAX_EXPR_DEPTH = 400
-MAX_SOURCE_CHARS = 2_000_000
+MAX_SOURCE_CHARS = 200_000
 
 _OPEN = {"LPAR": "(", "LSQB": "["}
 _CLOSE = {"RPAR": ")", "RSQB": "]"}

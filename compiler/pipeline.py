@@ -14,6 +14,7 @@ from modc import ir
 from modc.diagnostics import CompileError, Diagnostic
 from modc.elaborate import Elaborator, check_overrides
 from modc.passes.fuse import fuse_bonds
+from modc.passes.finite import check_finite
 from modc.passes.norms import compute_norms
 from modc.passes.shapes import infer_shapes
 from modc.passes.sizes import check_sizes
@@ -26,6 +27,7 @@ PASSES = (
     ("infer shapes", infer_shapes),
     ("check sizes", check_sizes),
     ("compute norms", compute_norms),
+    ("check finite", check_finite),
     ("fuse bond chains", fuse_bonds),
 )
 

@@ -888,3 +888,13 @@ def test_limits_table_matches_the_constants() -> None:
     for value, code in ((limits.MAX_INT, "E403"), (limits.MAX_PARAMETERS, "E903")):
         exponent = len(str(value)) - 1
         assert value == 10**exponent and f"| 10^{exponent} | {code} |" in doc
+
+
+def test_non_finite_target_norm_is_an_error() -> None:
+    # 1e-320 is subnormal: the Linear's share T / |s| overflows to inf (check_finite).
+    assert rendered("net N(x: [3]) = 1e-320 * Linear(3, 3)\n") == lines(
+        "net.mod:1:26: error: the target norm of Linear(3, 3) is not finite (inf) [E403]",
+        "    1 | net N(x: [3]) = 1e-320 * Linear(3, 3)",
+        "      |                          ^^^^^^^^^^^^",
+        "     = hint: a scalar or mass this extreme leaves no usable learning rate",
+    )
