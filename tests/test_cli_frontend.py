@@ -87,7 +87,7 @@ def test_unreadable_main_file_when_compiling(files, capsys) -> None:
 ])
 def test_malformed_define_exits_2(files, capsys, define: str, message: str) -> None:
     for argv in (["explain", "good.mod", "-D", define], ["good.mod", "-o", "o.py", "-D", define]):
-        assert run(argv, capsys) == (2, "", message + "\n")
+        assert run(argv, capsys) == (2, "", "modc: " + message + "\n")
 
 
 def test_define_changes_the_result(files, capsys) -> None:
