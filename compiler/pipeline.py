@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from modc import ir
 from modc.diagnostics import CompileError, Diagnostic
 from modc.elaborate import Elaborator, check_overrides
-from modc.passes.fuse import fuse_bonds
 from modc.passes.finite import check_finite
+from modc.passes.fuse import fuse_bonds
 from modc.passes.norms import compute_norms
 from modc.passes.shapes import infer_shapes
 from modc.passes.sizes import check_sizes

@@ -79,8 +79,12 @@ def sample(
 
 def parse_args(argv: Sequence[str] | None):
     parser = example_parser(__doc__, steps=700, lr=0.5, batch_size=32)
-    parser.add_argument("--eval-batches", type=int, default=16,
-                        help="batches of held-out windows for the final loss")
+    parser.add_argument(
+        "--eval-batches",
+        type=int,
+        default=16,
+        help="batches of held-out windows for the final loss",
+    )
     parser.add_argument("--sample-length", type=int, default=200, help="characters to sample")
     parser.add_argument("--temperature", type=float, default=0.8)
     parser.add_argument("--prompt", default="The ")
@@ -139,14 +143,20 @@ def main(argv: Sequence[str] | None = None) -> dict:
     }
 
     overrides_text = " ".join("-D " + d for d in args.defines)
-    print(f"GPT from {SOURCE.name} {overrides_text}: {metrics['params']:,} parameters, "
-          f"vocabulary {len(VOCAB)}, context {context}")
-    print(f"  {args.steps} steps of {args.batch_size}×{context} characters, lr {args.lr:g} with "
-          f"linear warm-up and decay, {seconds:.0f} s "
-          f"({args.steps * args.batch_size * context / seconds:,.0f} characters/s)")
-    print(f"  train loss {train_loss:.3f} | held-out loss {held_out_loss:.3f} nats/char "
-          f"({metrics['held_out_bits_per_char']:.2f} bits/char; uniform would be "
-          f"{math.log(len(VOCAB)):.2f} nats)")
+    print(
+        f"GPT from {SOURCE.name} {overrides_text}: {metrics['params']:,} parameters, "
+        f"vocabulary {len(VOCAB)}, context {context}"
+    )
+    print(
+        f"  {args.steps} steps of {args.batch_size}×{context} characters, lr {args.lr:g} with "
+        f"linear warm-up and decay, {seconds:.0f} s "
+        f"({args.steps * args.batch_size * context / seconds:,.0f} characters/s)"
+    )
+    print(
+        f"  train loss {train_loss:.3f} | held-out loss {held_out_loss:.3f} nats/char "
+        f"({metrics['held_out_bits_per_char']:.2f} bits/char; uniform would be "
+        f"{math.log(len(VOCAB)):.2f} nats)"
+    )
     print(f"  generated module: {generated.__file__}")
     print(f"  sample (temperature {args.temperature:g}):")
     print("    " + text.replace("\n", "\n    "))

@@ -383,8 +383,7 @@ class _Forward:
             return out
         # fuse_bonds only joins bonds that follow one another with nothing but Identity
         # between them, so the value reaching a later bond is the chain's output.
-        out = self._chain_out.get(id(chain))
-        if out != value:
+        if self._chain_out.get(id(chain)) != value:
             raise ValueError(f"internal compiler error: {node.op} of a fused chain is not "
                              f"applied right after the chain's previous bond")
         return value

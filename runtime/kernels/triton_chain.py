@@ -182,48 +182,6 @@ def _op_backward(v, g, cols, mask, t, n_cols, OP: tl.constexpr, ARG: tl.constexp
     return g
 
 
-@triton.jit
-def _chain_forward_kernel(x_ptr, y_ptr, n_cols, numel, t_rows, OPS: tl.constexpr,
-                          ARGS: tl.constexpr, BLOCK: tl.constexpr, F64: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    cols = tl.arange(0, BLOCK)
-    offs = row * n_cols + cols
-    mask = (cols < n_cols) & (offs < numel)
-    t = row % t_rows
-    # Load the row; lanes past its end (or past the tensor's end) read 0.
-    v = _to_compute(tl.load(x_ptr + offs, mask=mask, other=0.0), F64)
-    for i in tl.static_range(len(OPS)):
-        v = _op_forward(v, cols, mask, t, n_cols, OPS[i], ARGS[i])
-    # Store the row in the output's dtype.
-    tl.store(y_ptr + offs, v.to(y_ptr.dtype.element_ty), mask=mask)
-
-
-@triton.jit
-def _chain_backward_kernel(x_ptr, dy_ptr, dx_ptr, n_cols, numel, t_rows, OPS: tl.constexpr,
-                           ARGS: tl.constexpr, BLOCK: tl.constexpr, F64: tl.constexpr):
-    row = tl.program_id(0).to(tl.int64)
-    cols = tl.arange(0, BLOCK)
-    offs = row * n_cols + cols
-    mask = (cols < n_cols) & (offs < numel)
-    t = row % t_rows
-    # Load the chain's input row, which the forward saved.
-    x = _to_compute(tl.load(x_ptr + offs, mask=mask, other=0.0), F64)
-    # Load the gradient of the chain's output row; 0 past the row's end.
-    g = _to_compute(tl.load(dy_ptr + offs, mask=mask, other=0.0), F64)
-    for k in tl.static_range(len(OPS)):
-        v = x
-        for j in tl.static_range(len(OPS) - 1 - k):
-            v = _op_forward(v, cols, mask, t, n_cols, OPS[j], ARGS[j])
-        g = _op_backward(v, g, cols, mask, t, n_cols, OPS[len(OPS) - 1 - k],
-                         ARGS[len(OPS) - 1 - k])
-    # Store the gradient of the chain's input in the input's dtype.
-    tl.store(dx_ptr + offs, g.to(dx_ptr.dtype.element_ty), mask=mask)
-
-
-# The interpreter's stand-in for triton.jit is not a JITFunction.
-INTERPRETED = not isinstance(_chain_forward_kernel, triton.runtime.jit.JITFunction)
-
-
 @functools.lru_cache(maxsize=256)
 def _encode(ops: tuple[tuple[object, ...], ...]) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """The OPS and ARGS constexprs of a validated spec."""
@@ -262,6 +220,22 @@ def _on_device(x: Tensor) -> contextlib.AbstractContextManager[object]:
     return torch.cuda.device(x.device) if x.is_cuda else contextlib.nullcontext()
 
 
+@triton.jit
+def _chain_forward_kernel(x_ptr, y_ptr, n_cols, numel, t_rows, OPS: tl.constexpr,
+                          ARGS: tl.constexpr, BLOCK: tl.constexpr, F64: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    offs = row * n_cols + cols
+    mask = (cols < n_cols) & (offs < numel)
+    t = row % t_rows
+    # Load the row; lanes past its end (or past the tensor's end) read 0.
+    v = _to_compute(tl.load(x_ptr + offs, mask=mask, other=0.0), F64)
+    for i in tl.static_range(len(OPS)):
+        v = _op_forward(v, cols, mask, t, n_cols, OPS[i], ARGS[i])
+    # Store the row in the output's dtype.
+    tl.store(y_ptr + offs, v.to(y_ptr.dtype.element_ty), mask=mask)
+
+
 def chain_forward(x: Tensor, chosen: ChainPlan) -> Tensor:
     """Host launcher of the forward kernel: the chain applied to a contiguous ``x``."""
     y = torch.empty_like(x)
@@ -272,6 +246,29 @@ def chain_forward(x: Tensor, chosen: ChainPlan) -> Tensor:
     return y
 
 
+@triton.jit
+def _chain_backward_kernel(x_ptr, dy_ptr, dx_ptr, n_cols, numel, t_rows, OPS: tl.constexpr,
+                           ARGS: tl.constexpr, BLOCK: tl.constexpr, F64: tl.constexpr):
+    row = tl.program_id(0).to(tl.int64)
+    cols = tl.arange(0, BLOCK)
+    offs = row * n_cols + cols
+    mask = (cols < n_cols) & (offs < numel)
+    t = row % t_rows
+    # Load the chain's input row, which the forward saved.
+    x = _to_compute(tl.load(x_ptr + offs, mask=mask, other=0.0), F64)
+    # Load the gradient of the chain's output row; 0 past the row's end.
+    g = _to_compute(tl.load(dy_ptr + offs, mask=mask, other=0.0), F64)
+    for k in tl.static_range(len(OPS)):
+        # Recompute the input of op n-1-k from x, then step back through that op.
+        v = x
+        for j in tl.static_range(len(OPS) - 1 - k):
+            v = _op_forward(v, cols, mask, t, n_cols, OPS[j], ARGS[j])
+        g = _op_backward(v, g, cols, mask, t, n_cols, OPS[len(OPS) - 1 - k],
+                         ARGS[len(OPS) - 1 - k])
+    # Store the gradient of the chain's input in the input's dtype.
+    tl.store(dx_ptr + offs, g.to(dx_ptr.dtype.element_ty), mask=mask)
+
+
 def chain_backward(x: Tensor, dy: Tensor, chosen: ChainPlan) -> Tensor:
     """Host launcher of the backward kernel: the gradient of ``x`` for contiguous x, dy."""
     dx = torch.empty_like(x)
@@ -280,6 +277,10 @@ def chain_backward(x: Tensor, dy: Tensor, chosen: ChainPlan) -> Tensor:
     with _on_device(x):
         _chain_backward_kernel[grid](x, dy, dx, **config)
     return dx
+
+
+# The interpreter's stand-in for triton.jit is not a JITFunction.
+INTERPRETED = not isinstance(_chain_forward_kernel, triton.runtime.jit.JITFunction)
 
 
 class FusedChain(torch.autograd.Function):
