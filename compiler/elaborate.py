@@ -20,8 +20,18 @@ from modc.diagnostics import CompileError, Diagnostic, Severity, error, suggest
 from modc.loader import Loader
 from modc.source import Span
 from modc.values import (
-    BuiltinValue, DefValue, NodeBudget, TupleValue, Value, check_number, clone, is_number,
-    kind_name, rescale_masses, to_module, total_mass,
+    BuiltinValue,
+    DefValue,
+    NodeBudget,
+    TupleValue,
+    Value,
+    check_number,
+    clone,
+    is_number,
+    kind_name,
+    rescale_masses,
+    to_module,
+    total_mass,
 )
 
 log = logging.getLogger(__name__)

@@ -15,11 +15,10 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Union
 
 from modc.source import Span
 
-Value = Union[int, float, tuple]
+Value = int | float | tuple
 
 
 class NodeKind(enum.Enum):
@@ -53,7 +52,7 @@ class TupleShape:
         return f"({inner},)" if len(self.items) == 1 else f"({inner})"
 
 
-Shape = Union[TensorShape, TupleShape]
+Shape = TensorShape | TupleShape
 
 
 @dataclass(eq=False)

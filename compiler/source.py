@@ -65,4 +65,5 @@ class Span:
         return self.source.text[self.start : self.end]
 
     def __repr__(self) -> str:
-        return f"Span({self.source.path}:{self.line}:{self.column}-{self.end_line}:{self.end_column})"
+        where = f"{self.line}:{self.column}-{self.end_line}:{self.end_column}"
+        return f"Span({self.source.path}:{where})"

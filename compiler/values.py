@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
-from typing import Union
 
 from modc import ir, limits
 from modc.diagnostics import error
@@ -35,7 +34,7 @@ class BuiltinValue:
     name: str
 
 
-Value = Union[int, float, TupleValue, ir.Node, DefValue, BuiltinValue]
+Value = int | float | TupleValue | ir.Node | DefValue | BuiltinValue
 
 
 def kind_name(value: Value) -> str:

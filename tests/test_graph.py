@@ -8,6 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+
 from modc import graph, ir
 
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"')

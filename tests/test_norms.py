@@ -11,6 +11,7 @@ import logging
 import re
 
 import pytest
+
 from modc import ir
 from modc.passes import norms
 

@@ -277,7 +277,7 @@ def _write(text: str) -> None:
 
 
 def _stderr(message: str) -> None:
-    print(message, file=sys.stderr)
+    sys.stderr.write(message + "\n")
 
 
 __all__ = ["LintRun", "check_codes", "expand_paths", "render", "run_lint"]
