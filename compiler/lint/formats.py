@@ -16,7 +16,6 @@ from modc.diagnostics import CODES, Diagnostic, Severity
 
 SARIF_SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 SARIF_VERSION = "2.1.0"
-INFORMATION_URI = "https://github.com/modc-project/modc"
 _GITHUB_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "notice"}
 _SARIF_LEVEL = {Severity.ERROR: "error", Severity.WARNING: "warning", Severity.INFO: "note"}
 
@@ -161,7 +160,6 @@ def sarif(findings: list[Finding], rules: list[RuleInfo], uri: Callable[[str], s
         "name": "modc",
         "version": __version__,
         "semanticVersion": __version__,
-        "informationUri": INFORMATION_URI,
         "rules": [_sarif_rule(r) for r in rules],
     }
     log = {
@@ -179,8 +177,7 @@ def _sarif_rule(r: RuleInfo) -> dict:
         "name": r.name,
         "shortDescription": {"text": r.summary},
         "fullDescription": {"text": r.description},
-        "helpUri": r.help_uri,
-        "help": {"text": f"{r.description} See {r.help_uri}"},
+        "help": {"text": f"{r.description} See {r.help_uri} in the modc sources."},
         "defaultConfiguration": {"level": _SARIF_LEVEL[r.severity]},
     }
 

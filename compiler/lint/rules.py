@@ -34,8 +34,9 @@ from modc.source import Span
 if TYPE_CHECKING:
     from modc.elaborate import TareRecord
 
-# Base of the rule documentation; the lead may point it at the published docs.
-DOCS_URL = "https://github.com/modc-project/modc/blob/main/docs/lint.md"
+# Where each rule is documented, relative to the modc source tree (modc has no published
+# documentation site, so no absolute URL is invented for SARIF's helpUri).
+DOCS_URL = "docs/lint.md"
 # Relative slack on "greater than 1": (1 - 1/L) + 1/L is not exactly 1 in floating point.
 _REL_TOL = 1e-9
 # Above this many expanded copies W105 reports the smallest target instead of counting.
