@@ -54,7 +54,7 @@ def compile_mod(
     from modc.cli import main as modc_main
 
     source = Path(source)
-    pairs = _define_pairs(defines)
+    pairs = parse_defines(defines)
     folder = Path(out_dir) if out_dir is not None else Path(tempfile.gettempdir()) / "modc-examples"
     folder.mkdir(parents=True, exist_ok=True)
     tag = "".join(f"_{k}{v}" for k, v in pairs)
@@ -70,8 +70,8 @@ def compile_mod(
     return import_file(out)
 
 
-def _define_pairs(defines: dict[str, float] | Sequence[str]) -> list[tuple[str, str]]:
-    """Sorted (name, value) pairs of ``-D`` overrides."""
+def parse_defines(defines: dict[str, float] | Sequence[str]) -> list[tuple[str, str]]:
+    """Sorted (name, value) pairs of ``-D`` overrides, given as a dict or "name=value"."""
     if isinstance(defines, dict):
         items = [(str(k), str(v)) for k, v in defines.items()]
     else:
@@ -302,7 +302,7 @@ def example_parser(
     parser.add_argument(
         "--lr", type=float, default=lr, help="learning rate: the step size in the modular norm"
     )
-    parser.add_argument("--batch-size", type=int, default=batch_size)
+    parser.add_argument("--batch-size", type=int, default=batch_size, help="examples per step")
     parser.add_argument("--seed", type=int, default=0, help="seeds the weights and the batches")
     parser.add_argument(
         "-D",
@@ -316,16 +316,21 @@ def example_parser(
     return parser
 
 
-def print_summary(
-    name: str, source: Path, args: argparse.Namespace, metrics: dict, generated: ModuleType
-) -> None:
-    """The final report of a digits script: network, run, results, where the code went."""
+def network_line(name: str, source: Path, defines: Sequence[str], params: int) -> str:
+    """The first line of a summary: ``NAME from x.mod with -D a=1: N parameters``."""
     try:
         shown = source.relative_to(Path.cwd())
     except ValueError:
         shown = source
-    overrides = f" with {' '.join('-D ' + d for d in args.defines)}" if args.defines else ""
-    print(f"{name} from {shown}{overrides}: {metrics['params']:,} parameters")
+    overrides = f" with {' '.join('-D ' + d for d in defines)}" if defines else ""
+    return f"{name} from {shown}{overrides}: {params:,} parameters"
+
+
+def print_summary(
+    name: str, source: Path, args: argparse.Namespace, metrics: dict, generated: ModuleType
+) -> None:
+    """The final report of a digits script: network, run, results, where the code went."""
+    print(network_line(name, source, args.defines, metrics["params"]))
     print(
         f"  {args.steps} steps, batch {args.batch_size}, lr {args.lr:g} with linear warm-up"
         f" and decay, {metrics['seconds']:.1f} s"

@@ -10,7 +10,7 @@ normalized, every layer at the learning-rate multiplier the compiler derived for
 
 Run:
     python examples/train_gpt.py                       # about two minutes on two cores
-    python examples/train_gpt.py --steps 3000 -D width=256 -D blocks=4
+    python examples/train_gpt.py --steps 4000          # a longer run, better samples
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from common import (
     example_parser,
     load_corpus_split,
     lr_schedule,
+    network_line,
+    parse_defines,
     progress,
     text_windows,
 )
@@ -78,7 +80,7 @@ def sample(
 
 
 def parse_args(argv: Sequence[str] | None):
-    parser = example_parser(__doc__, steps=700, lr=0.5, batch_size=32)
+    parser = example_parser(__doc__, steps=800, lr=0.1, batch_size=32)
     parser.add_argument(
         "--eval-batches",
         type=int,
@@ -86,16 +88,18 @@ def parse_args(argv: Sequence[str] | None):
         help="batches of held-out windows for the final loss",
     )
     parser.add_argument("--sample-length", type=int, default=200, help="characters to sample")
-    parser.add_argument("--temperature", type=float, default=0.8)
-    parser.add_argument("--prompt", default="The ")
+    parser.add_argument("--temperature", type=float, default=0.8, help="of the sampling")
+    parser.add_argument("--prompt", default="The ", help="text the sample continues")
     return parser.parse_args(argv)
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Compile, train, evaluate on held-out text and sample; return the final metrics."""
     args = parse_args(argv)
-    overrides = dict(d.split("=", 1) for d in args.defines)
-    context = int(overrides.get("context", CONTEXT))
+    overrides = dict(parse_defines(args.defines))
+    context = int(float(overrides.get("context", CONTEXT)))
+    if float(overrides.get("vocab", len(VOCAB))) != len(VOCAB):
+        raise SystemExit(f"-D vocab must stay {len(VOCAB)}: the vocabulary is pinned in common.py")
     generated = compile_mod(SOURCE, args.defines)
 
     torch.manual_seed(args.seed)  # generated networks draw their init from torch's global RNG
@@ -142,11 +146,8 @@ def main(argv: Sequence[str] | None = None) -> dict:
         "generated": generated.__file__,
     }
 
-    overrides_text = " ".join("-D " + d for d in args.defines)
-    print(
-        f"GPT from {SOURCE.name} {overrides_text}: {metrics['params']:,} parameters, "
-        f"vocabulary {len(VOCAB)}, context {context}"
-    )
+    line = network_line("GPT", SOURCE, args.defines, metrics["params"])
+    print(f"{line}, vocabulary {len(VOCAB)}, context {context}")
     print(
         f"  {args.steps} steps of {args.batch_size}×{context} characters, lr {args.lr:g} with "
         f"linear warm-up and decay, {seconds:.0f} s "

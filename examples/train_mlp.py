@@ -8,7 +8,7 @@ size; the same value works for -D width=32 and -D width=1024 (see examples/trans
 
 Run:
     python examples/train_mlp.py
-    python examples/train_mlp.py --steps 300 --lr 0.5 -D width=512
+    python examples/train_mlp.py -D width=1024      # same learning rate, 32x wider
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ SOURCE = EXAMPLES / "mlp.mod"
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Compile, train and evaluate; print a summary and return the final metrics."""
-    args = example_parser(__doc__, steps=500, lr=0.5, batch_size=128).parse_args(argv)
+    args = example_parser(__doc__, steps=300, lr=0.0625, batch_size=128).parse_args(argv)
     generated = compile_mod(SOURCE, args.defines)
 
     torch.manual_seed(args.seed)  # generated networks draw their init from torch's global RNG

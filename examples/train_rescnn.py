@@ -36,7 +36,7 @@ SOURCE = EXAMPLES / "rescnn.mod"
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Compile, train and evaluate; print a summary and return the final metrics."""
-    args = example_parser(__doc__, steps=500, lr=0.5, batch_size=128).parse_args(argv)
+    args = example_parser(__doc__, steps=200, lr=0.25, batch_size=128).parse_args(argv)
     generated = compile_mod(SOURCE, args.defines)
 
     torch.manual_seed(args.seed)  # generated networks draw their init from torch's global RNG

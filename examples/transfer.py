@@ -19,16 +19,16 @@ examples/transfer/transfer.png, transfer.md and results.json. docs/transfer.md d
 
 Run:
     python examples/transfer.py            # the full grid (see docs/transfer.md for the time)
-    python examples/transfer.py --quick    # a small grid, a smoke test of under two minutes
+    python examples/transfer.py --quick    # a small grid, under two minutes; writes to $TMPDIR
 """
-
-from __future__ import annotations
 
 import argparse
 import json
 import math
 import os
 import sys
+import tempfile
+import textwrap
 import time
 from collections.abc import Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -69,7 +69,7 @@ class Grid:
     )
     # 50 steps is under five epochs of the 1347 training digits. Much longer, the networks
     # memorize the training set at many rates, the final losses sink to ~1e-4 and which rate
-    # is "best" becomes noise (docs/transfer.md shows a 100-step sweep).
+    # is "best" becomes noise (docs/transfer.md reports a 100-step probe).
     steps: int = 50
     batch_size: int = 128
     seeds: tuple[int, ...] = (0, 1)
@@ -136,7 +136,7 @@ def baseline_optimizers(net: nn.Sequential, run: Run) -> list[torch.optim.Optimi
     """AdamW on everything, or Muon on the hidden matrices and AdamW on the first and last."""
     if run.optimizer == "adamw":
         return [torch.optim.AdamW(net.parameters(), lr=run.lr, weight_decay=0.0)]
-    weights = [p for p in net.parameters()]
+    weights = list(net.parameters())
     hidden, edges = weights[1:-1], [weights[0], weights[-1]]
     return [
         torch.optim.Muon(hidden, lr=run.lr, weight_decay=0.0, adjust_lr_fn="match_rms_adamw"),
@@ -287,7 +287,9 @@ def _lr_text(k: int) -> str:
     return f"2^{k}"
 
 
-def markdown(results: Sequence[dict], grid: Grid, seconds: float, command: str) -> str:
+def markdown(
+    results: Sequence[dict], grid: Grid, seconds: float, command: str, machine: str
+) -> str:
     """Two tables per sweep: the best learning rate per size, and tune-small-train-large."""
     table = mean_losses(results)
     best = best_exponents(table, grid)
@@ -295,7 +297,7 @@ def markdown(results: Sequence[dict], grid: Grid, seconds: float, command: str) 
     lines = [
         f"Measured with `{command}`: {len(results)} runs of {grid.steps} steps at batch "
         f"{grid.batch_size}, {seeds} seed{'s' if seeds > 1 else ''} per point, "
-        f"{seconds / 60:.1f} minutes on {os.cpu_count()} cores (torch {torch.__version__}).",
+        f"{seconds / 60:.1f} minutes on {machine}.",
         "",
         "loss: final training loss (cross-entropy over the whole training set"
         + (", mean over seeds" if seeds > 1 else "")
@@ -346,7 +348,9 @@ def markdown(results: Sequence[dict], grid: Grid, seconds: float, command: str) 
                 shown = f"{loss:.4f}" if math.isfinite(loss) else "diverged"
                 cells.append(f"{shown} ({table[sweep, opt, size, k][0]:.4f})")
             lines.append(f"| {size} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    # Wrap the prose to 100 columns; table rows stay on one line each.
+    wrapped = [line if line.startswith("|") else textwrap.fill(line, 100) for line in lines]
+    return "\n".join(wrapped) + "\n"
 
 
 def plot(results: Sequence[dict], grid: Grid, path: Path) -> None:
@@ -358,7 +362,7 @@ def plot(results: Sequence[dict], grid: Grid, path: Path) -> None:
 
     table = mean_losses(results)
     best = best_exponents(table, grid)
-    fig, axes = plt.subplots(2, len(OPTIMIZERS), figsize=(13, 7.5), sharey="row")
+    fig, axes = plt.subplots(2, len(OPTIMIZERS), figsize=(14.5, 7.5), sharey="row")
     for row, (sweep, sizes) in enumerate((("width", grid.widths), ("depth", grid.depths))):
         colors = plt.cm.viridis([i / max(1, len(sizes) - 1) for i in range(len(sizes))])
         for col, opt in enumerate(OPTIMIZERS):
@@ -387,7 +391,7 @@ def plot(results: Sequence[dict], grid: Grid, path: Path) -> None:
             if col == 0:
                 ax.set_ylabel("final training loss")
             if col == len(OPTIMIZERS) - 1:
-                ax.legend(fontsize=8, loc="best")
+                ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.02, 1.0))
     seeds = len(grid.seeds)
     fig.suptitle(
         f"Final training loss on the digits after {grid.steps} steps at batch "
@@ -409,6 +413,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         description=__doc__.split("\n\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+    parser.add_argument(
+        "--replot",
+        action="store_true",
+        help="only redraw transfer.png and transfer.md from the results.json in --out",
+    )
     parser.add_argument("--quick", action="store_true", help="a small grid (smoke test)")
     parser.add_argument("--steps", type=int, default=None, help="override the grid's steps")
     parser.add_argument("--seeds", type=int, default=None, help="number of seeds per point")
@@ -418,10 +427,28 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out",
         type=Path,
-        default=EXAMPLES / "transfer",
-        help="folder for transfer.png, transfer.md and results.json",
+        default=None,
+        help="folder for transfer.png, transfer.md and results.json (default: "
+        "examples/transfer, or $TMPDIR/modc-transfer-quick with --quick)",
     )
     return parser.parse_args(argv)
+
+
+def grid_from_dict(d: dict) -> Grid:
+    """The Grid saved in results.json (lists back to tuples)."""
+    exponents = {opt: tuple(ks) for opt, ks in d["exponents"].items()}
+    fields = {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+    return Grid(**{**fields, "exponents": exponents})
+
+
+def write_outputs(raw: dict, out: Path) -> str:
+    """transfer.md, transfer.png and results.json from the raw results; returns the table."""
+    grid, results = grid_from_dict(raw["grid"]), raw["results"]
+    text = markdown(results, grid, raw["seconds"], raw["command"], raw["machine"])
+    (out / "transfer.md").write_text(text, encoding="utf-8")
+    plot(results, grid, out / "transfer.png")
+    (out / "results.json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    return text
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
@@ -432,31 +459,39 @@ def main(argv: Sequence[str] | None = None) -> dict:
         grid = Grid(**{**asdict(grid), "steps": args.steps})
     if args.seeds is not None:
         grid = Grid(**{**asdict(grid), "seeds": tuple(range(args.seeds))})
+    if args.out is None:
+        quick_dir = Path(tempfile.gettempdir()) / "modc-transfer-quick"
+        args.out = quick_dir if args.quick else EXAMPLES / "transfer"
     args.out.mkdir(parents=True, exist_ok=True)
-    command = "python examples/transfer.py" + " ".join(
-        [""]
-        + (["--quick"] if args.quick else [])
-        + ([f"--steps {args.steps}"] if args.steps is not None else [])
-        + ([f"--seeds {args.seeds}"] if args.seeds is not None else [])
-    )
 
-    start = time.perf_counter()
-    paths = compile_networks(grid)
-    results = run_all(plan_runs(grid, paths), grid, args.jobs)
-    seconds = time.perf_counter() - start
+    if args.replot:
+        raw = json.loads((args.out / "results.json").read_text(encoding="utf-8"))
+    else:
+        command = "python examples/transfer.py" + " ".join(
+            [""]
+            + (["--quick"] if args.quick else [])
+            + ([f"--steps {args.steps}"] if args.steps is not None else [])
+            + ([f"--seeds {args.seeds}"] if args.seeds is not None else [])
+        )
+        start = time.perf_counter()
+        paths = compile_networks(grid)
+        results = run_all(plan_runs(grid, paths), grid, args.jobs)
+        seconds = time.perf_counter() - start
+        machine = f"{os.cpu_count()} cores, {args.jobs} workers, torch {torch.__version__}"
+        raw = {
+            "command": command,
+            "seconds": seconds,
+            "machine": machine,
+            "grid": asdict(grid),
+            "results": results,
+        }
 
-    text = markdown(results, grid, seconds, command)
-    (args.out / "transfer.md").write_text(text, encoding="utf-8")
-    plot(results, grid, args.out / "transfer.png")
-    raw = {"command": command, "seconds": seconds, "grid": asdict(grid), "results": results}
-    (args.out / "results.json").write_text(json.dumps(raw, indent=1) + "\n", encoding="utf-8")
+    text = write_outputs(raw, args.out)
     print(text)
-    print(
-        f"wrote {args.out / 'transfer.png'}, transfer.md and results.json "
-        f"in {seconds / 60:.1f} minutes"
-    )
-    best = best_exponents(mean_losses(results), grid)
-    return {"seconds": seconds, "best": {f"{s}/{o}/{n}": k for (s, o, n), k in best.items()}}
+    print(f"wrote {args.out / 'transfer.png'}, transfer.md and results.json")
+    grid = grid_from_dict(raw["grid"])
+    best = best_exponents(mean_losses(raw["results"]), grid)
+    return {"seconds": raw["seconds"], "best": {f"{s}/{o}/{n}": k for (s, o, n), k in best.items()}}
 
 
 if __name__ == "__main__":
