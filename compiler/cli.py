@@ -120,6 +120,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"modc {__version__}: internal compiler error. This is a bug in modc, not in "
               "your file; please report it with the input that caused it.", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        _reset_logging()
 
 
 def _dispatch(argv: list[str]) -> int:
@@ -144,9 +146,26 @@ def _dispatch(argv: list[str]) -> int:
 
 
 def _logging(verbosity: int) -> None:
+    """Send modc's own log records to stderr for this command (see _reset_logging)."""
     level = logging.WARNING if verbosity == 0 else logging.INFO if verbosity == 1 else logging.DEBUG
-    logging.basicConfig(level=level, format="modc: %(message)s", stream=sys.stderr)
-    logging.getLogger("modc").setLevel(level)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("modc: %(message)s"))
+    _handlers.append((handler, log.level, log.propagate))
+    log.addHandler(handler)
+    log.setLevel(level)
+    log.propagate = False
+
+
+def _reset_logging() -> None:
+    """Undo _logging, so that calling main() in-process leaves the host's logging as it was."""
+    while _handlers:
+        handler, level, propagate = _handlers.pop()
+        log.removeHandler(handler)
+        log.setLevel(level)
+        log.propagate = propagate
+
+
+_handlers: list[tuple[logging.Handler, int, bool]] = []
 
 
 def report(diagnostics: list[Diagnostic]) -> None:

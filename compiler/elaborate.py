@@ -17,7 +17,7 @@ from modc import syntax as ast
 from modc.calls import bind, builtin_spec, check_arg, make_builtin, sqrt
 from modc.catalog import BUILTINS, FUNCTIONS, REQUIRED
 from modc.diagnostics import CompileError, Diagnostic, Severity, error, suggest
-from modc.loader import Loader
+from modc.loader import PRELUDE_PATH, Loader
 from modc.source import Span
 from modc.values import (
     BuiltinValue,
@@ -395,13 +395,23 @@ class Elaborator:
         defaults = {p.name for p in params if p.default is not None}
         bound = bind(decl.name, names, args, keywords, span, defaults)
         inner = _Env(value.scope, {}, env.depth + 1, None, decl.name)
+        if value.scope.is_prelude and env.anchor is None:
+            inner.anchor = span
+            try:
+                return self._run_def(decl, params, bound, inner)
+            except CompileError as exc:
+                raise _reanchor(exc, decl.name, span) from None
         if value.scope.is_prelude:
-            inner.anchor = env.anchor if env.anchor is not None else span
+            inner.anchor = env.anchor
+        return self._run_def(decl, params, bound, inner)
+
+    def _run_def(self, decl: ast.Def, params: list[ast.DefParam], bound: dict,
+                 inner: _Env) -> Value:
         for p in params:
             if p.name in bound:
                 inner.params[p.name] = bound[p.name][0]
             else:
-                default_env = _Env(value.scope, dict(inner.params), inner.depth, inner.anchor,
+                default_env = _Env(inner.scope, dict(inner.params), inner.depth, inner.anchor,
                                    decl.name)
                 inner.params[p.name] = self.eval(p.default, default_env)
         self._active_defs.append(decl)
@@ -454,6 +464,16 @@ def _too_deep(span: Span) -> CompileError:
     # with deep expressions (every single expression is bounded by the parser).
     return error("E900", "definitions and expressions nested too deeply to evaluate", span,
                  hint="name intermediate results with 'let', or repeat with '** n'")
+
+
+def _reanchor(exc: CompileError, name: str, call: Span) -> CompileError:
+    """An error inside the prelude is reported at the user's call, quoting the prelude."""
+    d = exc.diagnostic
+    if d.span is not None and d.span.path == PRELUDE_PATH:
+        line = d.span.source.line_text(d.span.line).strip()
+        d.notes.append(f"raised inside the prelude's {name}, at: {line}")
+        d.span = call
+    return exc
 
 
 def check_overrides(elab: Elaborator) -> None:

@@ -98,9 +98,19 @@ def _elaborate_nets(elab, scope, decls, wanted, result: Result) -> list[ir.Net]:
             for name, run in PASSES:
                 _timed(f"{name} ({decl.name})", run, net)
             nets.append(net)
+            if log.isEnabledFor(logging.INFO):
+                _log_summary(net)
         except CompileError as exc:
             result.diagnostics.append(exc.diagnostic)
     return nets
+
+
+def _log_summary(net: ir.Net) -> None:
+    """At info level: the per-layer table of masses and target norms (modc explain)."""
+    from modc.explain import explain_text
+
+    program = ir.Program([net], [])
+    log.info("%s", explain_text(program).rstrip("\n"))
 
 
 def _timed(name: str, fn, *args):

@@ -898,3 +898,15 @@ def test_non_finite_target_norm_is_an_error() -> None:
         "      |                          ^^^^^^^^^^^^",
         "     = hint: a scalar or mass this extreme leaves no usable learning rate",
     )
+
+
+def test_error_inside_the_prelude_points_at_the_users_call() -> None:
+    # ResCNN(blocks=1) builds Residual(1, ...), whose (1 - 1/1) * Identity is a zero scalar.
+    assert rendered("net N(x: [1, 8, 8]) = ResCNN(8, 1, 1, 1, 10)\n") == lines(
+        "net.mod:1:23: error: a module multiplied by zero [E401]",
+        "    1 | net N(x: [1, 8, 8]) = ResCNN(8, 1, 1, 1, 10)",
+        "      |                       ^^^^^^^^^^^^^^^^^^^^^^",
+        "     = hint: a zero scalar removes the module; leave it out instead",
+        "     = note: raised inside the prelude's ResCNN, at: def Residual(L, branch) = "
+        "(1 - 1/L) * Identity + 1/L * branch",
+    )
