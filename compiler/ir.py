@@ -229,6 +229,8 @@ def describe(node: Node) -> str:
 
 
 def _fmt(v: Value) -> str:
+    if isinstance(v, tuple) and len(v) == 1:  # one axis: dim=(-1,) reads as -1
+        return _fmt(v[0])
     if isinstance(v, tuple):
         return "(" + ", ".join(_fmt(x) for x in v) + ")"
     if isinstance(v, float):
