@@ -254,7 +254,7 @@ def actions_steps() -> list[str]:
 
 def test_github_actions_steps(tmp_path: Path) -> None:
     steps = actions_steps()
-    assert "pip install modc" in steps
+    assert "pip install ./vendor/modc" in steps
     repo = tmp_path / "sample"
     (repo / ".git").mkdir(parents=True)
     write(repo, {"nets/ok.mod": CLEAN, "nets/deep.mod": WARN})
