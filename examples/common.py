@@ -341,3 +341,40 @@ def print_summary(
         + ("  (diverged: try a smaller --lr)" if metrics["diverged"] else "")
     )
     print(f"  generated module: {generated.__file__}")
+
+
+def run_digits_example(
+    doc: str | None,
+    source: Path,
+    net_name: str,
+    argv: Sequence[str] | None,
+    *,
+    steps: int,
+    lr: float,
+    images: bool = False,
+) -> dict:
+    """The digits examples' main: compile ``source``, train its net ``net_name``, evaluate.
+
+    Prints a summary and returns the final metrics (train and test loss and accuracy, the
+    parameter count, the learning rate and the path of the generated module).
+    """
+    args = example_parser(doc, steps=steps, lr=lr, batch_size=128).parse_args(argv)
+    generated = compile_mod(source, args.defines)
+
+    torch.manual_seed(args.seed)  # generated networks draw their init from torch's global RNG
+    net = getattr(generated, net_name)()
+    optimizer = net.optimizer(lr=args.lr)
+    metrics = fit_classifier(
+        net,
+        [optimizer],
+        load_digits_split(images=images),
+        steps=args.steps,
+        batch_size=args.batch_size,
+        seed=args.seed,
+        desc=net_name.lower(),
+        show_progress=not args.no_progress,
+    )
+
+    metrics.update(params=count_params(net), lr=args.lr, generated=generated.__file__)
+    print_summary(net_name, source, args, metrics, generated)
+    return metrics

@@ -18,44 +18,15 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # find common.py when imported by path
-from common import (
-    EXAMPLES,
-    compile_mod,
-    count_params,
-    example_parser,
-    fit_classifier,
-    load_digits_split,
-    print_summary,
-)
+from common import EXAMPLES, run_digits_example
 
 SOURCE = EXAMPLES / "rescnn.mod"
 
 
 def main(argv: Sequence[str] | None = None) -> dict:
     """Compile, train and evaluate; print a summary and return the final metrics."""
-    args = example_parser(__doc__, steps=200, lr=0.25, batch_size=128).parse_args(argv)
-    generated = compile_mod(SOURCE, args.defines)
-
-    torch.manual_seed(args.seed)  # generated networks draw their init from torch's global RNG
-    net = generated.ResCNN()
-    optimizer = net.optimizer(lr=args.lr)
-    metrics = fit_classifier(
-        net,
-        [optimizer],
-        load_digits_split(images=True),
-        steps=args.steps,
-        batch_size=args.batch_size,
-        seed=args.seed,
-        desc="rescnn",
-        show_progress=not args.no_progress,
-    )
-
-    metrics.update(params=count_params(net), lr=args.lr, generated=generated.__file__)
-    print_summary("ResCNN", SOURCE, args, metrics, generated)
-    return metrics
+    return run_digits_example(__doc__, SOURCE, "ResCNN", argv, steps=200, lr=0.25, images=True)
 
 
 if __name__ == "__main__":
