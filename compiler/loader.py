@@ -58,8 +58,14 @@ def prelude_source() -> SourceFile:
 @lru_cache(maxsize=1)
 def prelude_module() -> Module:
     """The parsed prelude. Elaboration never mutates the AST, so one parse serves every
-    compile in the process (it is most of the cost of compiling a small file)."""
-    return parse(prelude_source())
+    compile in the process, and modc.cache keeps it on disk across processes (it is most
+    of the cost of compiling a small file)."""
+    from modc.cache import cached
+
+    source = prelude_source()
+    grammar = resources.files("modc.grammar").joinpath("modc.lark").read_text("utf-8")
+    module = cached((source.text, grammar), lambda: parse(source))
+    return module if isinstance(module, Module) else parse(source)
 
 
 class Loader:
