@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Literal, cast, overload
 
 from modc import ir, limits
 from modc.catalog import BUILTINS, REQUIRED, Spec
@@ -36,16 +37,19 @@ def bind(name: str, params: list[str], args: list[tuple[Value, Span]],
 
 def make_builtin(spec: Spec, bound: dict[str, tuple[Value, Span]], span: Span) -> ir.Node:
     """An Atom or Bond node from checked arguments."""
-    values: dict[str, object] = {}
+    values: dict[str, ir.Value] = {}
     for param in spec.params:
         if param.name in bound:
             value, vspan = bound[param.name]
             values[param.name] = check_arg(spec.name, param.name, param.kind, value, vspan)
         else:
             assert param.default is not REQUIRED
-            values[param.name] = normalize_default(param.kind, param.default)
+            # catalog defaults are typed object only because of the REQUIRED sentinel
+            values[param.name] = cast(ir.Value, normalize_default(param.kind, param.default))
     if spec.is_atom:
-        mass = float(values.pop("mass"))
+        mass_value = values.pop("mass")
+        assert isinstance(mass_value, (int, float))  # kind "positive": check_arg gives a float
+        mass = float(mass_value)
         return ir.Atom(spec.name, values, mass, span=span)
     return ir.Bond(spec.name, values, span=span)
 
@@ -54,7 +58,15 @@ def normalize_default(kind: str, value: object) -> object:
     return (value,) if kind == "axes" and isinstance(value, int) else value
 
 
-def check_arg(callee: str, pname: str, kind: str, value: Value, span: Span) -> object:
+@overload
+def check_arg(callee: str, pname: str, kind: Literal["dim", "int"], value: Value,
+              span: Span) -> int: ...
+@overload
+def check_arg(callee: str, pname: str, kind: Literal["number", "nonzero", "positive"],
+              value: Value, span: Span) -> float: ...
+@overload
+def check_arg(callee: str, pname: str, kind: str, value: Value, span: Span) -> ir.Value: ...
+def check_arg(callee: str, pname: str, kind: str, value: Value, span: Span) -> ir.Value:
     """Validate one argument of a built-in by its kind (see modc.catalog)."""
     what = f"argument '{pname}' of {callee}"
     if kind == "axes":

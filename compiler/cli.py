@@ -13,6 +13,7 @@ import logging
 import os
 import sys
 import traceback
+from typing import NoReturn
 
 from modc import __version__
 from modc.diagnostics import Diagnostic, Severity
@@ -30,7 +31,7 @@ class UsageError(Exception):
 
 
 class _Parser(argparse.ArgumentParser):
-    def error(self, message: str):  # argparse would exit; we return exit code 2 instead
+    def error(self, message: str) -> NoReturn:  # argparse would exit; we return exit code 2 instead
         raise UsageError(f"{self.prog}: {message}")
 
 
@@ -173,7 +174,7 @@ def report(diagnostics: list[Diagnostic]) -> None:
         print(d.render(), file=sys.stderr)
 
 
-def front_end(args) -> Result:
+def front_end(args: argparse.Namespace) -> Result:
     """Run the front end for one file; I/O problems become UsageError (exit 2)."""
     try:
         return compile_source(args.file, overrides=args.overrides, net=args.net)
@@ -186,12 +187,13 @@ def _failed(result: Result) -> bool:
     return not result.ok
 
 
-def _compile(args) -> int:
+def _compile(args: argparse.Namespace) -> int:
     from modc.backend.pytorch import generate
 
     result = front_end(args)
     if _failed(result):
         return EXIT_SOURCE
+    assert result.program is not None  # a program is ok only when it exists
     if not result.program.nets:
         report([Diagnostic(Severity.ERROR, "E206", f"{args.file} defines no net", None,
                            "add a line: net NAME(x: [features]) = ...")])
@@ -236,12 +238,13 @@ def _check(path: str, code: str, source: str) -> int:
     return EXIT_SOURCE
 
 
-def _explain(args) -> int:
+def _explain(args: argparse.Namespace) -> int:
     from modc.explain import dumps_json, explain_text
 
     result = front_end(args)
     if _failed(result):
         return EXIT_SOURCE
+    assert result.program is not None  # a program is ok only when it exists
     if args.json:
         sys.stdout.write(dumps_json(result.program))
     else:
@@ -249,12 +252,13 @@ def _explain(args) -> int:
     return EXIT_OK
 
 
-def _graph(args) -> int:
+def _graph(args: argparse.Namespace) -> int:
     from modc.graph import GraphError, render, to_dot
 
     result = front_end(args)
     if _failed(result):
         return EXIT_SOURCE
+    assert result.program is not None  # a program is ok only when it exists
     try:
         render(to_dot(result.program), args.output)
     except GraphError as exc:
@@ -265,7 +269,7 @@ def _graph(args) -> int:
     return EXIT_OK
 
 
-def _lint(args) -> int:
+def _lint(args: argparse.Namespace) -> int:
     from modc.lint.engine import run_lint
 
     return run_lint(args)

@@ -59,7 +59,7 @@ class TareRecord:
 
 @dataclass(eq=False)
 class _Binding:
-    stmt: ast.Stmt
+    stmt: ast.Param | ast.Let | ast.Def
     scope: FileScope
     symbol: Symbol
     state: str = "new"  # "new" | "busy" | "done"
@@ -222,6 +222,7 @@ class Elaborator:
 
     def _value_of(self, binding: _Binding, span: Span) -> Value:
         if binding.state == "done":
+            assert binding.value is not None  # set together with the state
             return binding.value
         stmt = binding.stmt
         if isinstance(stmt, ast.Def):
@@ -326,10 +327,12 @@ class Elaborator:
         raise error("E204", f"'{expr.func}' is {kind_name(callee)}, not something to call",
                     expr.func_span)
 
-    def _call_builtin(self, name: str, args, keywords, span: Span, env: _Env) -> Value:
+    def _call_builtin(self, name: str, args: list[tuple[Value, Span]],
+                      keywords: list[tuple[str, Value, Span]], span: Span, env: _Env) -> Value:
         if name in FUNCTIONS:
             return self._call_function(name, args, keywords, span, env)
         spec = builtin_spec(name)
+        assert spec is not None  # callers pass names of BUILTINS or FUNCTIONS only
         params = [p.name for p in spec.params]
         defaults = {p.name for p in spec.params if p.default is not REQUIRED}
         if not args and not keywords and len(defaults) < len(params):
@@ -342,7 +345,9 @@ class Elaborator:
         self.budget.charge(1, span)
         return node
 
-    def _call_function(self, name: str, args, keywords, span: Span, env: _Env) -> Value:
+    def _call_function(self, name: str, args: list[tuple[Value, Span]],
+                       keywords: list[tuple[str, Value, Span]], span: Span,
+                       env: _Env) -> Value:
         if keywords:
             raise error("E203", f"{name} takes no keyword arguments", keywords[0][2])
         if name == "tare":
@@ -353,7 +358,7 @@ class Elaborator:
         for value, vspan in args:
             if not is_number(value):
                 raise error("E204", f"{name} takes numbers, got {kind_name(value)}", vspan)
-        numbers = [v for v, _ in args]
+        numbers = [v for v, _ in args if is_number(v)]  # all of them, checked above
         if name == "sqrt":
             if len(args) != 1:
                 raise error("E202", f"sqrt takes 1 argument, got {len(args)}", span)
@@ -381,7 +386,8 @@ class Elaborator:
             self.tares.append(TareRecord(span, amount, before))
         return module
 
-    def _call_def(self, value: DefValue, args, keywords, span: Span, env: _Env) -> Value:
+    def _call_def(self, value: DefValue, args: list[tuple[Value, Span]],
+                  keywords: list[tuple[str, Value, Span]], span: Span, env: _Env) -> Value:
         decl = value.decl
         if any(d is decl for d in self._active_defs):
             raise error("E205", f"'{decl.name}' calls itself", span,
@@ -405,14 +411,15 @@ class Elaborator:
             inner.anchor = env.anchor
         return self._run_def(decl, params, bound, inner)
 
-    def _run_def(self, decl: ast.Def, params: list[ast.DefParam], bound: dict,
-                 inner: _Env) -> Value:
+    def _run_def(self, decl: ast.Def, params: list[ast.DefParam],
+                 bound: dict[str, tuple[Value, Span]], inner: _Env) -> Value:
         for p in params:
             if p.name in bound:
                 inner.params[p.name] = bound[p.name][0]
             else:
                 default_env = _Env(inner.scope, dict(inner.params), inner.depth, inner.anchor,
                                    decl.name)
+                assert p.default is not None  # bind() rejects missing params without one
                 inner.params[p.name] = self.eval(p.default, default_env)
         self._active_defs.append(decl)
         try:
@@ -422,7 +429,7 @@ class Elaborator:
 
     # IR construction ----------------------------------------------------------------
 
-    def bond(self, op: str, args: dict, span: Span, env: _Env) -> ir.Bond:
+    def bond(self, op: str, args: dict[str, ir.Value], span: Span, env: _Env) -> ir.Bond:
         self.budget.charge(1, span)
         return ir.Bond(op, args, span=self._at(span, env), label=env.label)
 
@@ -452,7 +459,7 @@ class Elaborator:
         if len(shape.dims) > limits.MAX_RANK:
             raise error("E303", f"input shapes have at most {limits.MAX_RANK} dimensions",
                         shape.span)
-        dims = []
+        dims: list[int] = []
         for d in shape.dims:
             value = self.eval(d, env)
             dims.append(check_arg("the input shape", "dimension", "dim", value, d.span))

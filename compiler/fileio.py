@@ -9,12 +9,14 @@ import tempfile
 def write_atomic(path: str, data: str | bytes) -> None:
     """Replace ``path`` with ``data``; on any error the old file is left as it was."""
     folder = os.path.dirname(os.path.abspath(path))
-    mode = "wb" if isinstance(data, bytes) else "w"
     fd, tmp = tempfile.mkstemp(prefix=".modc-", suffix=".tmp", dir=folder)
     try:
-        with os.fdopen(fd, mode, **({} if mode == "wb" else {"encoding": "utf-8",
-                                                              "newline": "\n"})) as fh:
-            fh.write(data)
+        if isinstance(data, bytes):
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+        else:
+            with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+                fh.write(data)
         if os.path.exists(path):
             os.chmod(tmp, os.stat(path).st_mode & 0o777)
         else:

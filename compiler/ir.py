@@ -33,7 +33,7 @@ class NodeKind(enum.Enum):
 class TensorShape:
     """Per-example shape of one tensor (batch dimensions lead and are free)."""
 
-    dims: tuple[int, ...]
+    dims: tuple[int | None, ...]  # None: a free dimension (see modc.passes.shapes)
     dtype: str = "float"  # "float" for features, "int" for token ids
 
     def __str__(self) -> str:

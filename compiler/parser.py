@@ -10,6 +10,7 @@ import logging
 from collections.abc import Iterator
 from functools import lru_cache
 from importlib import resources
+from typing import cast
 
 from lark import Lark, Token, Transformer, Tree, v_args
 from lark.exceptions import (
@@ -174,8 +175,9 @@ def _check_depth(source: SourceFile, tree: Tree) -> None:
 def _syntax_error(source: SourceFile, exc: UnexpectedInput):
     """Turn lark's exception into a friendly diagnostic."""
     if isinstance(exc, UnexpectedCharacters):
-        ch = source.text[exc.pos_in_stream] if exc.pos_in_stream < len(source.text) else ""
-        span = source.span(exc.pos_in_stream, exc.pos_in_stream + 1)
+        pos = cast(int, exc.pos_in_stream)  # lark declares it None on UnexpectedInput
+        ch = source.text[pos] if pos < len(source.text) else ""
+        span = source.span(pos, pos + 1)
         if ch == '"':
             return error("E100", "unterminated string", span,
                          hint="a file name is written \"name.mod\" on one line")
@@ -195,7 +197,9 @@ def _syntax_error(source: SourceFile, exc: UnexpectedInput):
         pos = len(source.text.rstrip("\n"))
         span = source.span(pos, pos)
     else:
-        span = _tok_span(source, tok)
+        tok_span = _tok_span(source, tok)
+        assert tok_span is not None  # the token has a position
+        span = tok_span
     return error("E100", _describe_unexpected(tok, expected), span, hint=_hint(tok, expected))
 
 
@@ -260,6 +264,7 @@ class _ToAst(Transformer):
         return self.src.span(meta.start_pos, meta.end_pos)
 
     def _tspan(self, tok: Token) -> Span:
+        assert tok.start_pos is not None and tok.end_pos is not None  # lexed tokens have them
         return self.src.span(tok.start_pos, tok.end_pos)
 
     # statements

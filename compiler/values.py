@@ -4,18 +4,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, fields, replace
+from typing import TYPE_CHECKING, TypeGuard
 
 from modc import ir, limits
 from modc.diagnostics import error
 from modc.source import Span
 from modc.syntax import Def
 
+if TYPE_CHECKING:
+    from modc.elaborate import FileScope
+
 
 @dataclass(eq=False)
 class TupleValue:
     """A tuple written in the source; a module when its items are modules."""
 
-    items: tuple
+    items: tuple[Value, ...]
     span: Span
 
 
@@ -24,7 +28,7 @@ class DefValue:
     """A parametric definition together with the file scope it was written in."""
 
     decl: Def
-    scope: object  # modc.elaborate.FileScope
+    scope: FileScope
 
 
 @dataclass(eq=False)
@@ -52,7 +56,7 @@ def kind_name(value: Value) -> str:
     return f"the built-in '{value.name}'"
 
 
-def is_number(value: Value) -> bool:
+def is_number(value: Value) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
@@ -71,8 +75,9 @@ def to_module(value: Value, span: Span) -> ir.Node | None:
         return value
     if isinstance(value, TupleValue) and value.items:
         members = [to_module(v, span) for v in value.items]
-        if all(m is not None for m in members):
-            return ir.Tuple(tuple(members), span=value.span)
+        modules = [m for m in members if m is not None]
+        if len(modules) == len(members):
+            return ir.Tuple(tuple(modules), span=value.span)
     return None
 
 

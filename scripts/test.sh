@@ -8,4 +8,5 @@ python -m pip install -q -e ".[test]" -c constraints.txt
 # Two cores: keep torch and numpy from oversubscribing them (ECOSYSTEM.md, A5).
 export OMP_NUM_THREADS="${OMP_NUM_THREADS:-1}"
 python -m ruff check compiler runtime tests bench examples
+bash scripts/typecheck.sh
 python -m pytest -q "$@"

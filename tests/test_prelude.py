@@ -168,8 +168,8 @@ def test_resmlp() -> None:
     names = leaf_names(net.body)
     assert names[:2] == ["Flatten", "Linear(64, 784)"]
     # residue = MeanSubtract @ Abs @ Linear @ RMSDivide, so RMSDivide is applied first.
-    assert names[2:9] == ["Identity", "Mul(0.666667)", "RMSDivide((-1))", "Linear(64, 64)",
-                          "Abs", "MeanSubtract((-1))", "RMSDivide((-1))"]
+    assert names[2:9] == ["Identity", "Mul(0.666667)", "RMSDivide(-1)", "Linear(64, 64)",
+                          "Abs", "MeanSubtract(-1)", "RMSDivide(-1)"]
     (outer, inner) = [n for n in ir.walk(net.body) if isinstance(n, ir.Repeat)]
     assert (outer.count, inner.count) == (3, 2)
     assert scalars(outer.body) == [1 - 1 / 3, 1 / 3]  # as Modula computes them

@@ -8,6 +8,7 @@ program leaves free (the sequence length of a net whose input is inferred from E
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from modc import ir, limits
 from modc.catalog import BUILTINS
@@ -42,8 +43,13 @@ def infer_input(net: ir.Net) -> Shape:
                         hint=f"annotate it: net {net.name}(x: [...]) = ...")
 
 
+def _int_args(node: ir.Atom | ir.Bond) -> dict[str, int]:
+    """The arguments of a node whose shape rule reads integers (kinds checked by modc.calls)."""
+    return cast("dict[str, int]", node.args)
+
+
 def _atom_input(node: ir.Atom) -> Shape:
-    a = node.args
+    a = _int_args(node)
     if node.op == "Linear":
         return TensorShape((a["in"],))
     if node.op == "Embed":
@@ -62,6 +68,7 @@ def _infer(node: ir.Node, shape: Shape) -> Shape:
     elif isinstance(node, ir.Atom):
         out = _atom(node, _tensor(node, shape))
     else:
+        assert isinstance(node, ir.Bond)  # node kinds are a closed set
         out = _bond(node, shape)
     node.out_shape = out
     return out
@@ -91,7 +98,7 @@ def _float(node: ir.Node, shape: TensorShape) -> TensorShape:
     return shape
 
 
-def _fmt(d) -> str:
+def _fmt(d: int | None) -> str:
     return "?" if d is None else str(d)
 
 
@@ -104,12 +111,12 @@ def _show(shape: Shape) -> str:
     return body if shape.dtype == "float" else "int" + body
 
 
-def _same(a, b) -> bool:
+def _same(a: int | None, b: int | None) -> bool:
     return a is None or b is None or a == b
 
 
 def _atom(node: ir.Atom, shape: TensorShape) -> TensorShape:
-    a = node.args
+    a = _int_args(node)
     if node.op == "Embed":
         if shape.dtype != "int":
             raise error("E302", f"Embed needs integer token ids but gets real features "
@@ -129,7 +136,8 @@ def _linear_hint(node: ir.Atom, shape: TensorShape) -> str | None:
     # Linear acts on the last axis (a sequence [T, d] keeps T); Flatten only helps when
     # the whole example has exactly `in` numbers.
     dims = shape.dims
-    if len(dims) > 1 and None not in dims and math.prod(dims) == node.args["in"]:
+    if (len(dims) > 1 and None not in dims
+            and math.prod(d for d in dims if d is not None) == node.args["in"]):
         return "Flatten first to feed a multi-dimensional input to Linear"
     if dims and dims[-1] is not None:
         return f"the input has {shape.dims[-1]} features: Linear({node.args['out']}, " \
@@ -138,12 +146,12 @@ def _linear_hint(node: ir.Atom, shape: TensorShape) -> str | None:
 
 
 def _conv(node: ir.Atom, shape: TensorShape) -> TensorShape:
-    a = node.args
+    a = _int_args(node)
     if len(shape.dims) != 3 or not _same(shape.dims[0], a["in"]):
         raise error("E300", f"shape mismatch: {ir.describe(node)} expects "
                     f"[{a['in']}, height, width] but gets {_show(shape)}", node.span)
     k, s, p = a["kernel"], a["stride"], a["padding"]
-    spatial = []
+    spatial: list[int | None] = []
     for d in shape.dims[1:]:
         if d is None:
             spatial.append(None)
@@ -170,13 +178,14 @@ def _axes(node: ir.Bond, shape: TensorShape) -> tuple[int, ...]:
     """Normalize ``dim`` to negative per-example axes, checking them against the rank."""
     rank = len(shape.dims)
     axes = []
-    for ax in node.args["dim"]:
+    for ax in cast("tuple[int, ...]", node.args["dim"]):  # kind "axes" (modc.calls)
         if not -rank <= ax < rank:
             raise error("E303", f"{node.op} axis {ax} is out of range for {_show(shape)} "
                         f"(per-example axes run from {-rank} to {rank - 1})", node.span)
         axes.append(ax - rank if ax >= 0 else ax)
-    node.args["dim"] = tuple(sorted(axes))
-    return node.args["dim"]
+    normalized = tuple(sorted(axes))
+    node.args["dim"] = normalized
+    return normalized
 
 
 def _bond(node: ir.Bond, shape: Shape) -> Shape:
@@ -239,7 +248,7 @@ def _flatten(node: ir.Bond, t: TensorShape) -> TensorShape:
     if any(d is None for d in t.dims):
         raise error("E305", f"Flatten needs every dimension known but gets {_show(t)}", node.span,
                     hint="annotate the net's input shape")
-    size = math.prod(t.dims)
+    size = math.prod(d for d in t.dims if d is not None)  # all of them, checked above
     if size > limits.MAX_DIM:
         raise error("E902", f"Flatten gives {size:,} features, above the limit of "
                     f"{limits.MAX_DIM:,}", node.span)
@@ -247,7 +256,7 @@ def _flatten(node: ir.Bond, t: TensorShape) -> TensorShape:
 
 
 def _split_heads(node: ir.Bond, t: TensorShape) -> TensorShape:
-    heads = node.args["heads"]
+    heads = _int_args(node)["heads"]
     if len(t.dims) < 2:
         raise error("E300", f"SplitHeads expects [T, d] but gets {_show(t)}", node.span)
     d = t.dims[-1]
@@ -281,7 +290,7 @@ def _pair_bond(node: ir.Bond, first: TensorShape, second: TensorShape) -> Shape:
     for t in (first, second):
         _float(node, t)
     if op == "Rope":
-        d = node.args["d_head"]
+        d = _int_args(node)["d_head"]
         for t in (first, second):
             if len(t.dims) < 2 or not _same(t.dims[-1], d):
                 raise error("E300", f"Rope({d}) expects [..., T, {d}] but gets {_show(t)}",

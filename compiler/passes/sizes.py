@@ -7,6 +7,7 @@ Requires: infer_shapes (atoms have valid arguments). Ensures: the net has at mos
 from __future__ import annotations
 
 import math
+from typing import cast
 
 from modc import ir, limits
 from modc.diagnostics import error
@@ -14,7 +15,7 @@ from modc.diagnostics import error
 
 def weight_shape(atom: ir.Atom) -> tuple[int, ...]:
     """The shape of an atom's weight tensor (DESIGN.md, Atoms)."""
-    a = atom.args
+    a = cast("dict[str, int]", atom.args)  # dims checked by modc.calls (kind "dim")
     if atom.op == "Linear":
         return (a["out"], a["in"])
     if atom.op == "Embed":

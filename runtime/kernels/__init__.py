@@ -103,7 +103,7 @@ def _check_op(op: object) -> tuple[int, ...] | None:
     if name in _REAL_ARG and len(args) == 1 and _is_real(args[0]):
         return (-1,) if name == "softmax" else None
     if name in _AXES_ARG and len(args) == 1 and _trailing(args[0]):
-        return tuple(args[0])  # type: ignore[arg-type]
+        return tuple(args[0])
     raise ValueError(f"bad arguments for chain op {op!r}")
 
 
