@@ -96,6 +96,7 @@ class Elaborator:
         self.symbols: list[Symbol] = []
         self.tares: list[TareRecord] = []
         self._active_defs: list[ast.Def] = []
+        self._scopes: dict[str, FileScope] = {}  # real path -> scope, user files only
         self.prelude = self._scope(self.loader.load_prelude(), True)
 
     # files and scopes -------------------------------------------------------------
@@ -140,16 +141,14 @@ class Elaborator:
         self.loader.enter(real, stmt.path_span, chain)
         symbol = Symbol("import", stmt.path, stmt.span, scope.module.source.path)
         self.symbols.append(symbol)
-        cached = getattr(self, "_scopes", {})
-        self._scopes = cached
-        if real not in cached:
+        if real not in self._scopes:
             module = self.loader.load_import(real, display, stmt.path_span)
             self.loader.push(real)
             try:
-                cached[real] = self._scope(module)
+                self._scopes[real] = self._scope(module)
             finally:
                 self.loader.pop()
-        other = cached[real]
+        other = self._scopes[real]
         for name, binding in other.local.items():
             if name in scope.imported and scope.imported[name][0] is not binding:
                 raise error("E200", f"'{name}' is defined by two imports", stmt.path_span)
@@ -162,7 +161,6 @@ class Elaborator:
         else:
             module = self.loader.load_text(text, path)
         real = os.path.realpath(path)
-        self._scopes = getattr(self, "_scopes", {})
         self.loader.push(real)
         try:
             scope = self._scope(module)

@@ -11,7 +11,7 @@ import time
 from dataclasses import dataclass, field
 
 from modc import ir
-from modc.diagnostics import CompileError, Diagnostic
+from modc.diagnostics import CompileError, Diagnostic, Severity, error
 from modc.elaborate import Elaborator, check_overrides
 from modc.passes.finite import check_finite
 from modc.passes.fuse import fuse_bonds
@@ -75,8 +75,6 @@ def compile_source(path: str, text: str | None = None,
 
 
 def _elaborate_nets(elab, scope, decls, wanted, result: Result) -> list[ir.Net]:
-    from modc.diagnostics import Severity, error
-
     seen: dict[str, NetDecl] = {}
     for d in decls:
         if d.name in seen:
