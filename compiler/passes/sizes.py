@@ -7,20 +7,15 @@ Requires: infer_shapes (atoms have valid arguments). Ensures: the net has at mos
 from __future__ import annotations
 
 import math
-from typing import cast
 
 from modc import ir, limits
 from modc.diagnostics import error
+from modc.passes import norms
 
 
 def weight_shape(atom: ir.Atom) -> tuple[int, ...]:
-    """The shape of an atom's weight tensor (DESIGN.md, Atoms)."""
-    a = cast("dict[str, int]", atom.args)  # dims checked by modc.calls (kind "dim")
-    if atom.op == "Linear":
-        return (a["out"], a["in"])
-    if atom.op == "Embed":
-        return (a["vocab"], a["dim"])
-    return (a["out"], a["in"], a["kernel"], a["kernel"])
+    """The shape of an atom's weight tensor, as a tuple (the rule is norms.weight_shape)."""
+    return tuple(norms.weight_shape(atom))
 
 
 def parameter_count(node: ir.Node) -> int:
